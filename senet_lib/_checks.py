@@ -1,0 +1,51 @@
+"""Argument checks shared by the library: fail where bad input enters, and say why.
+
+Every error names the argument, the value it got and what was expected, so that
+a reader who passes ``reduction=0`` or a 3-D tensor learns what to change.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+
+def positive_int(name: str, value: object) -> int:
+    """Return ``value`` as an ``int`` if it is a positive integer, else raise.
+
+    ``bool`` is rejected on purpose: ``SEBlock(True)`` is almost surely a slip.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a positive int, got {value!r} of type {type(value).__name__}"
+        )
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def feature_map(name: str, x: object, channels: int | None = None) -> torch.Tensor:
+    """Check that ``x`` is a floating-point ``(N, C, H, W)`` tensor with ``C == channels``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}"
+        )
+    if x.dim() != 4:
+        raise ValueError(
+            f"{name} must be 4-D (N, C, H, W), got shape {tuple(x.shape)} ({x.dim()}-D)"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}"
+        )
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(
+            f"{name} has {x.shape[1]} channels (shape {tuple(x.shape)}), "
+            f"but this block was built for channels={channels}"
+        )
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(
+            f"{name} must have a non-empty spatial size, got H x W = {x.shape[2]} x {x.shape[3]}"
+        )
+    return x

@@ -1,0 +1,184 @@
+"""The Squeeze-and-Excitation block (Hu et al., 2018).
+
+For a feature map ``x`` of shape ``(N, C, H, W)``:
+
+* squeeze:    ``z = mean over (H, W) of x``                      -> ``(N, C)``
+* excitation: ``s = sigmoid(W2 @ relu(W1 @ z) + b2)``             -> ``(N, C)``, one gate per channel
+* scale:      ``y = s[:, :, None, None] * x``                     -> ``(N, C, H, W)``
+
+``W1`` is ``(C // r, C)`` with no bias, ``W2`` is ``(C, C // r)`` with a bias, as in the
+classic layer sequence ``AdaptiveAvgPool2d(1), Flatten, Linear(C, C // r, bias=False),
+ReLU, Linear(C // r, C), Sigmoid, Unflatten(1, (C, 1, 1))`` followed by ``x * gates``.
+
+Squeeze and scale are memory-bound: each reads the whole feature map. Their backward
+passes are written out by hand (:class:`_Squeeze`, :class:`_Scale`) so that no
+full-size temporary tensor is made that autograd's generic rules would make; the
+values are the same (see ``tests/test_block.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _checks
+
+__all__ = ["SEBlock", "squeeze", "scale", "hidden_width"]
+
+
+class _Squeeze(torch.autograd.Function):
+    """Global average pooling ``(N, C, H, W) -> (N, C)``.
+
+    Backward returns the pooled gradient as a broadcast *view* (``expand``) rather
+    than a materialised ``(N, C, H, W)`` tensor; autograd adds it where needed.
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.shape = x.shape
+
+    @staticmethod
+    def backward(ctx, grad_z: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = ctx.shape
+        return (grad_z / (h * w))[:, :, None, None].expand(n, c, h, w)
+
+
+class _Scale(torch.autograd.Function):
+    """Channel-wise product ``y[n, c] = s[n, c] * x[n, c]`` for ``x (N, C, H, W)``, ``s (N, C)``.
+
+    Backward: ``dx = s * dy`` and ``ds[n, c] = sum_hw dy * x``; the second is a
+    batched dot product, so the product ``dy * x`` is never stored.
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return x * s[:, :, None, None]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, s = inputs
+        ctx.save_for_backward(x, s)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        x, s = ctx.saved_tensors
+        grad_x = grad_s = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_y * s[:, :, None, None]
+        if ctx.needs_input_grad[1]:
+            grad_s = _channel_dot(grad_y, x)
+        return grad_x, grad_s
+
+
+def _channel_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``sum over (H, W) of a * b`` for two ``(N, C, H, W)`` tensors, without the product tensor."""
+    n, c, h, w = a.shape
+    if a.is_contiguous() and b.is_contiguous():
+        # (N*C, 1, HW) @ (N*C, HW, 1) -> (N*C, 1, 1)
+        return torch.bmm(a.reshape(n * c, 1, h * w), b.reshape(n * c, h * w, 1)).view(n, c)
+    if a.is_contiguous(memory_format=torch.channels_last) and b.is_contiguous(
+        memory_format=torch.channels_last
+    ):
+        return torch.einsum("nhwc,nhwc->nc", a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1))
+    return (a * b).sum(dim=(2, 3))
+
+
+def squeeze(x: torch.Tensor) -> torch.Tensor:
+    """Global average pooling: ``(N, C, H, W) -> (N, C)``, the mean of each channel."""
+    return _Squeeze.apply(x)
+
+
+def scale(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Multiply channel ``c`` of ``x (N, C, H, W)`` by gate ``s[:, c]`` (``s`` is ``(N, C)``)."""
+    return _Scale.apply(x, s)
+
+
+def hidden_width(channels: int, reduction: int, min_hidden: int = 1) -> int:
+    """Width of the bottleneck: ``max(min_hidden, channels // reduction)``.
+
+    The floor matters for small ``channels``: the classic demo ``C = 3, r = 16`` gives
+    ``3 // 16 == 0``, a layer with no units whose gates are all ``sigmoid(b2)``, the same
+    for every image. With the floor it is 1.
+    """
+    channels = _checks.positive_int("channels", channels)
+    reduction = _checks.positive_int("reduction", reduction)
+    min_hidden = _checks.positive_int("min_hidden", min_hidden)
+    return max(min_hidden, channels // reduction)
+
+
+class Squeeze(nn.Module):
+    """Module form of :func:`squeeze`, so it shows in ``print(model)`` and can carry hooks."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return squeeze(x)
+
+
+class SEBlock(nn.Module):
+    """Squeeze-and-Excitation block: ``y = x * sigmoid(W2 relu(W1 mean_hw(x)) + b2)``.
+
+    Args:
+        channels: ``C``, the number of channels of the input feature map.
+        reduction: ``r``; the bottleneck has ``max(min_hidden, C // r)`` units.
+        hidden: set the bottleneck width directly instead of through ``reduction``.
+        min_hidden: floor on the bottleneck width (default 1), so that ``C < r``
+            never builds a zero-width layer (``SEBlock(3, 16)`` has 1 hidden unit).
+        bias1: whether the first linear layer (``C -> C/r``) has a bias. Off by default,
+            as in the classic write-up; the paper reports that dropping FC biases helped.
+        bias2: whether the second linear layer (``C/r -> C``) has a bias (default on).
+
+    Sub-modules, in the order the data meets them: ``squeeze`` (global average
+    pooling), ``fc1``, ``relu``, ``fc2``, ``gate`` (sigmoid). A forward hook on
+    ``gate`` sees the ``(N, C)`` gates of every forward pass; nothing is stored
+    otherwise.
+
+    Shapes: input ``(N, C, H, W)`` floating point, output the same shape, dtype and
+    memory format.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        *,
+        hidden: int | None = None,
+        min_hidden: int = 1,
+        bias1: bool = False,
+        bias2: bool = True,
+    ) -> None:
+        super().__init__()
+        channels = _checks.positive_int("channels", channels)
+        if hidden is None:
+            hidden = hidden_width(channels, reduction, min_hidden)
+        else:
+            hidden = _checks.positive_int("hidden", hidden)
+            _checks.positive_int("reduction", reduction)
+        self.channels = channels
+        self.reduction = reduction
+        self.hidden = hidden
+        self.squeeze = Squeeze()
+        self.fc1 = nn.Linear(channels, hidden, bias=bias1)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Linear(hidden, channels, bias=bias2)
+        self.gate = nn.Sigmoid()
+
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
+        """The excitation alone: ``(N, C, H, W) -> (N, C)`` gates in (0, 1)."""
+        _checks.feature_map("x", x, self.channels)
+        return self._excite(self.squeeze(x))
+
+    def _excite(self, z: torch.Tensor) -> torch.Tensor:
+        return self.gate(self.fc2(self.relu(self.fc1(z))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _checks.feature_map("x", x, self.channels)
+        z = self.squeeze(x)  # (N, C)     squeeze
+        s = self._excite(z)  # (N, C)     excitation
+        return scale(x, s)  # (N, C, H, W) scale
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, reduction={self.reduction}, hidden={self.hidden}"

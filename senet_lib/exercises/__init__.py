@@ -1,0 +1,8 @@
+"""Checkers for the book's exercises: ``check_...(your_function)`` -> a pass or a hint.
+
+One module per chapter; everything is re-exported here, so a chapter writes
+``from senet_lib.exercises import check_squeeze``.
+"""
+
+from ._core import CheckResult, ExerciseCheckError, Hint, checker, strict  # noqa: F401
+from .ch01 import *  # noqa: F401,F403

@@ -1,0 +1,281 @@
+"""SEBlock: same math as the classic layer sequence, timm and torchvision; guarded inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from senet_lib import SEBlock, hidden_width, scale, squeeze
+
+
+def classic_sequence(block: SEBlock) -> nn.Sequential:
+    """The classic write-up, with the weights of ``block`` copied in."""
+    c, h = block.channels, block.hidden
+    seq = nn.Sequential(
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, h, bias=False), nn.ReLU(),
+        nn.Linear(h, c), nn.Sigmoid(), nn.Unflatten(1, (c, 1, 1)),
+    ).to(block.fc1.weight.dtype)
+    with torch.no_grad():
+        seq[2].weight.copy_(block.fc1.weight)
+        seq[4].weight.copy_(block.fc2.weight)
+        seq[4].bias.copy_(block.fc2.bias)
+    return seq
+
+
+def reference(block: SEBlock, x: torch.Tensor) -> torch.Tensor:
+    return x * classic_sequence(block)(x)
+
+
+@pytest.mark.parametrize("shape,r", [((2, 32, 7, 5), 16), ((1, 64, 1, 1), 4), ((3, 3, 9, 9), 16)])
+def test_equals_classic_sequence(shape, r):
+    torch.manual_seed(0)
+    block = SEBlock(shape[1], r)
+    x = torch.randn(shape)
+    torch.testing.assert_close(block(x), reference(block, x), atol=1e-6, rtol=1e-6)
+
+
+def _copy_conv_se(block: SEBlock, conv1: nn.Conv2d, conv2: nn.Conv2d) -> None:
+    with torch.no_grad():
+        block.fc1.weight.copy_(conv1.weight.flatten(1))
+        block.fc1.bias.copy_(conv1.bias)
+        block.fc2.weight.copy_(conv2.weight.flatten(1))
+        block.fc2.bias.copy_(conv2.bias)
+
+
+def test_equals_timm_se_module():
+    timm_layers = pytest.importorskip("timm.layers")
+    torch.manual_seed(0)
+    c = 64
+    theirs = timm_layers.SEModule(c, rd_channels=c // 16)  # timm would round 64/16 up to 8
+    ours = SEBlock(c, 16, bias1=True)  # timm keeps a bias in both 1x1 convs
+    assert ours.hidden == theirs.fc1.out_channels
+    _copy_conv_se(ours, theirs.fc1, theirs.fc2)
+    x = torch.randn(4, c, 6, 6)
+    torch.testing.assert_close(ours(x), theirs(x), atol=1e-6, rtol=1e-6)
+
+
+def test_equals_torchvision_squeeze_excitation():
+    from torchvision.ops import SqueezeExcitation
+
+    torch.manual_seed(0)
+    c = 48
+    theirs = SqueezeExcitation(c, c // 16)
+    ours = SEBlock(c, 16, bias1=True)
+    _copy_conv_se(ours, theirs.fc1, theirs.fc2)
+    x = torch.randn(2, c, 5, 7)
+    torch.testing.assert_close(ours(x), theirs(x), atol=1e-6, rtol=1e-6)
+
+
+def test_shape_dtype_and_gate_range():
+    torch.manual_seed(0)
+    block = SEBlock(32, 8)
+    x = torch.randn(5, 32, 11, 3)
+    y = block(x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    g = block.gates(x)
+    assert g.shape == (5, 32)
+    assert bool((g > 0).all()) and bool((g < 1).all())
+
+
+def test_all_ones_gates_are_the_identity():
+    x = torch.randn(2, 8, 4, 4)
+    assert torch.equal(scale(x, torch.ones(2, 8)), x)
+    block = SEBlock(8, 2)
+    with torch.no_grad():
+        block.fc2.weight.zero_()
+        block.fc2.bias.fill_(100.0)  # sigmoid(100) == 1.0 in float32
+    assert torch.equal(block(x), x)
+
+
+def test_zero_gates_suppress():
+    x = torch.randn(2, 8, 4, 4)
+    assert torch.equal(scale(x, torch.zeros(2, 8)), torch.zeros_like(x))
+
+
+def test_gradcheck_float64():
+    torch.manual_seed(0)
+    block = SEBlock(12, 4, bias1=True).double()
+    x = torch.randn(2, 12, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(block, (x,))
+    assert torch.autograd.gradcheck(squeeze, (x,))
+    s = torch.rand(2, 12, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(scale, (x, s))
+
+
+def test_gradients_match_the_classic_sequence():
+    torch.manual_seed(0)
+    block = SEBlock(16, 4).double()
+    seq = classic_sequence(block)
+    x = torch.randn(3, 16, 5, 5, dtype=torch.float64)
+    g = torch.randn_like(x)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    block(x1).backward(g)
+    (x2 * seq(x2)).backward(g)
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(block.fc1.weight.grad, seq[2].weight.grad)
+    torch.testing.assert_close(block.fc2.weight.grad, seq[4].weight.grad)
+    torch.testing.assert_close(block.fc2.bias.grad, seq[4].bias.grad)
+
+
+def test_channels_last_gives_the_same_values_and_gradients():
+    torch.manual_seed(0)
+    block = SEBlock(32, 8)
+    x = torch.randn(2, 32, 6, 6)
+    xc = x.to(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(), xc.clone().requires_grad_()
+    ya, yb = block(a), block(b)
+    torch.testing.assert_close(ya, yb, atol=1e-6, rtol=1e-6)
+    assert yb.is_contiguous(memory_format=torch.channels_last)
+    g = torch.randn_like(x)
+    ya.backward(g)
+    yb.backward(g.to(memory_format=torch.channels_last))
+    torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-6)
+
+
+def test_non_contiguous_input():
+    torch.manual_seed(0)
+    block = SEBlock(8, 2)
+    x = torch.randn(2, 8, 6, 10)[:, :, :, ::2]  # a strided view
+    xr = x.detach().clone().requires_grad_()
+    xv = x.detach().clone()[:, :, :, :]
+    y = block(xr)
+    torch.testing.assert_close(y, reference(block, xv))
+    y.sum().backward()
+    assert xr.grad.shape == x.shape
+
+
+def test_forward_hook_on_gate_sees_the_gates():
+    torch.manual_seed(0)
+    block = SEBlock(16, 4)
+    x = torch.randn(2, 16, 3, 3)
+    seen = []
+    h = block.gate.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+    y = block(x)
+    h.remove()
+    assert len(seen) == 1 and seen[0].shape == (2, 16)
+    torch.testing.assert_close(y, x * seen[0][:, :, None, None])
+
+
+def test_torch_compile():
+    torch.manual_seed(0)
+    block = SEBlock(16, 4)
+    compiled = torch.compile(block)
+    x = torch.randn(2, 16, 5, 5, requires_grad=True)
+    y = compiled(x)
+    torch.testing.assert_close(y, block(x), atol=1e-5, rtol=1e-5)
+    y.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
+def test_torch_export():
+    torch.manual_seed(0)
+    block = SEBlock(16, 4).eval()
+    x = torch.randn(2, 16, 5, 5)
+    exported = torch.export.export(block, (x,))
+    torch.testing.assert_close(exported.module()(x), block(x))
+
+
+# --- hidden width -----------------------------------------------------------------------
+
+def test_classic_demo_c3_r16_is_not_zero_width():
+    block = SEBlock(3, 16)
+    assert block.hidden == 1
+    assert block.fc1.out_features == 1 and block.fc2.in_features == 1
+    y = block(torch.rand(1, 3, 224, 224))
+    assert y.shape == (1, 3, 224, 224)
+
+
+def test_gates_depend_on_the_input_even_for_c_less_than_r():
+    torch.manual_seed(0)
+    block = SEBlock(3, 16)
+    with torch.no_grad():
+        block.fc1.weight.fill_(1.0)
+        block.fc2.weight.fill_(1.0)
+    a = block.gates(torch.full((1, 3, 4, 4), 0.1))
+    b = block.gates(torch.full((1, 3, 4, 4), 0.9))
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("c,r,m,expected", [(3, 16, 1, 1), (64, 16, 1, 4), (64, 16, 8, 8), (2048, 16, 1, 128), (10, 3, 1, 3)])
+def test_hidden_width(c, r, m, expected):
+    assert hidden_width(c, r, m) == expected
+    assert SEBlock(c, r, min_hidden=m).hidden == expected
+
+
+def test_explicit_hidden_width():
+    assert SEBlock(64, hidden=7).fc1.out_features == 7
+
+
+# --- bad input: a clear error naming argument, value and expectation ------------------------
+
+BAD_CONSTRUCTOR = [
+    (dict(channels=0), ValueError, "channels"),
+    (dict(channels=-4), ValueError, "channels"),
+    (dict(channels=2.5), TypeError, "channels"),
+    (dict(channels="64"), TypeError, "channels"),
+    (dict(channels=True), TypeError, "channels"),
+    (dict(channels=64, reduction=0), ValueError, "reduction"),
+    (dict(channels=64, reduction=-16), ValueError, "reduction"),
+    (dict(channels=64, reduction=1.5), TypeError, "reduction"),
+    (dict(channels=64, reduction=None), TypeError, "reduction"),
+    (dict(channels=64, min_hidden=0), ValueError, "min_hidden"),
+    (dict(channels=64, hidden=0), ValueError, "hidden"),
+    (dict(channels=64, hidden=3.0), TypeError, "hidden"),
+]
+
+
+@pytest.mark.parametrize("kwargs,exc,name", BAD_CONSTRUCTOR)
+def test_bad_constructor_arguments(kwargs, exc, name):
+    with pytest.raises(exc, match=name) as info:
+        SEBlock(**kwargs)
+    value = next(v for k, v in kwargs.items() if k == name)
+    assert repr(value) in str(info.value)  # the message shows the value it got
+
+
+BAD_INPUT = [
+    ([[1.0, 2.0]], TypeError, "torch.Tensor"),
+    (torch.randn(8, 5, 5), ValueError, "4-D"),
+    (torch.randn(2, 8, 5, 5, 1), ValueError, "4-D"),
+    (torch.randn(8), ValueError, "4-D"),
+    (torch.randn(2, 4, 5, 5), ValueError, "channels=8"),
+    (torch.randn(2, 16, 5, 5), ValueError, "channels=8"),
+    (torch.randint(0, 255, (2, 8, 5, 5), dtype=torch.uint8), TypeError, "floating-point"),
+    (torch.ones(2, 8, 5, 5, dtype=torch.int64), TypeError, "floating-point"),
+    (torch.ones(2, 8, 5, 5, dtype=torch.bool), TypeError, "floating-point"),
+    (torch.randn(2, 8, 0, 5), ValueError, "non-empty"),
+]
+
+
+@pytest.mark.parametrize("x,exc,match", BAD_INPUT)
+def test_bad_forward_input(x, exc, match):
+    block = SEBlock(8, 2)
+    with pytest.raises(exc, match=match):
+        block(x)
+    with pytest.raises(exc, match=match):
+        block.gates(x)
+
+
+# --- properties over shapes and reductions --------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 3), c=st.integers(1, 40), h=st.integers(1, 6), w=st.integers(1, 6),
+    r=st.integers(1, 32), seed=st.integers(0, 2**16),
+)
+def test_properties(n, c, h, w, r, seed):
+    torch.manual_seed(seed)
+    block = SEBlock(c, r)
+    assert block.hidden == max(1, c // r)
+    x = torch.randn(n, c, h, w)
+    y = block(x)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y, reference(block, x), atol=1e-5, rtol=1e-5)
+    g = block.gates(x)
+    assert bool(((g >= 0) & (g <= 1)).all())
+    # |y| <= |x| everywhere: gates never amplify
+    assert bool((y.abs() <= x.abs() + 1e-6).all())
+    # squeeze is the per-channel mean
+    torch.testing.assert_close(squeeze(x), x.mean(dim=(2, 3)))
