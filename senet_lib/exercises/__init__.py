@@ -6,3 +6,4 @@ One module per chapter; everything is re-exported here, so a chapter writes
 
 from ._core import CheckResult, ExerciseCheckError, Hint, checker, strict  # noqa: F401
 from .ch01 import *  # noqa: F401,F403
+from .ch02 import *  # noqa: F401,F403
