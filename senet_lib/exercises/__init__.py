@@ -7,3 +7,6 @@ One module per chapter; everything is re-exported here, so a chapter writes
 from ._core import CheckResult, ExerciseCheckError, Hint, checker, strict  # noqa: F401
 from .ch01 import *  # noqa: F401,F403
 from .ch02 import *  # noqa: F401,F403
+from .ch03 import *  # noqa: F401,F403
+from .ch04 import *  # noqa: F401,F403
+from .ch05 import *  # noqa: F401,F403
