@@ -1,0 +1,58 @@
+"""senet_lib.cifar_resnet: depth, shapes, SE position and parameter counts."""
+
+import pytest
+import torch
+
+from senet_lib import SEBlock
+from senet_lib.cifar_resnet import cifar_resnet, count_parameters
+
+
+@pytest.mark.parametrize("depth, n", [(8, 1), (20, 3), (32, 5)])
+def test_depth_and_output(depth, n):
+    m = cifar_resnet(depth, num_classes=7, width=4)
+    assert len(m.layer1) == len(m.layer2) == len(m.layer3) == n
+    convs = [x for x in m.modules() if isinstance(x, torch.nn.Conv2d) and x.kernel_size == (3, 3)]
+    assert len(convs) + 1 == depth  # 3x3 convolutions plus the final linear layer
+    assert m(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+
+
+def test_resnet20_parameters_match_he_et_al():
+    # He et al. (2016) Table 6: ResNet-20 has 0.27M parameters
+    assert round(count_parameters(cifar_resnet(20)) / 1e6, 2) == 0.27
+
+
+def test_se_blocks_and_their_cost():
+    plain, se = cifar_resnet(20), cifar_resnet(20, se=True)
+    blocks = se.se_blocks()
+    assert len(blocks) == 9 and plain.se_blocks() == {}
+    assert all(isinstance(b, SEBlock) for b in blocks.values())
+    assert list(blocks)[0] == "layer1.0.se"
+    # each block adds 2 C^2 / r weights (at least one hidden unit) and C biases
+    extra = sum(2 * b.channels * b.hidden + b.channels for b in blocks.values())
+    assert count_parameters(se) - count_parameters(plain) == extra
+
+
+def test_se_sits_after_bn2_before_the_addition():
+    torch.manual_seed(0)
+    m = cifar_resnet(8, se=True, width=16).eval()
+    block = m.layer2[0]
+    seen = {}
+    block.bn2.register_forward_hook(lambda mod, i, o: seen.__setitem__("bn2", o.clone()))
+    block.se.register_forward_hook(lambda mod, i, o: seen.__setitem__("se_in", i[0].clone()))
+    block.se.gate.register_forward_hook(lambda mod, i, o: seen.__setitem__("gates", o.clone()))
+    x = torch.randn(2, 16, 32, 32)
+    out = block(x)
+    assert torch.equal(seen["bn2"], seen["se_in"])
+    expected = torch.relu(seen["bn2"] * seen["gates"][:, :, None, None] + block.shortcut(x))
+    assert torch.allclose(out, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("depth", [7, 21, 2, "20", True])
+def test_bad_depth(depth):
+    with pytest.raises(ValueError, match="depth"):
+        cifar_resnet(depth)
+
+
+def test_bad_input_shape():
+    with pytest.raises(ValueError, match="channels"):
+        cifar_resnet(8, width=4)(torch.randn(1, 1, 32, 32))

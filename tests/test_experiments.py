@@ -1,0 +1,100 @@
+"""The experiment command: a smoke run writes a complete, valid results file and checkpoints."""
+
+import json
+import shlex
+
+import pytest
+
+from senet_lib import checkpoints, experiments
+
+SMOKE = ["compare", "--dataset", "photos", "--seeds", "0", "1", "--epochs", "1", "--depth", "8",
+         "--width", "4", "--per-class", "4", "--test-per-class", "3", "--batch-size", "8",
+         "--threads", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smoke")
+    argv = SMOKE + ["--out", str(folder / "r.json"), "--checkpoint-dir", str(folder / "ckpt")]
+    experiments.main(argv)
+    return folder, argv, json.loads((folder / "r.json").read_text())
+
+
+def test_results_file_is_complete(smoke):
+    folder, argv, res = smoke
+    assert res["command"] == shlex.join(["python", "-m", "senet_lib.experiments", *argv])
+    assert res["settings"]["seeds"] == [0, 1] and res["settings"]["epochs"] == 1
+    assert res["architecture"]["depth"] == 8 and res["dataset"]["n_train"] == 40
+    assert len(res["dataset"]["classes"]) == len(res["dataset"]["credits"]) >= 8
+    for kind in ("plain", "se"):
+        m = res["models"][kind]
+        assert [r["seed"] for r in m["runs"]] == [0, 1]
+        for r in m["runs"]:
+            assert len(r["history"]["test_acc"]) == 1 and r["wall_time_s"] > 0
+            assert r["final_test_acc"] == r["history"]["test_acc"][-1]
+        acc = m["final_test_acc"]
+        assert acc["mean"] == pytest.approx(sum(acc["values"]) / 2)
+        assert acc["std"] >= 0
+    assert res["models"]["se"]["params"] > res["models"]["plain"]["params"]
+    diff = res["se_minus_plain"]["values"]
+    assert diff == pytest.approx([s["final_test_acc"] - p["final_test_acc"] for p, s in
+                                  zip(res["models"]["plain"]["runs"], res["models"]["se"]["runs"])])
+    env = res["environment"]
+    assert {"torch", "torchvision", "senet_lib", "python", "machine", "platform"} <= set(env)
+    assert res["wall_time_s"] > 0
+
+
+def test_checkpoints_recorded_and_loadable(smoke):
+    folder, _, res = smoke
+    for kind in ("plain", "se"):
+        entry = res["checkpoints"][kind]
+        path = folder / "ckpt" / entry["file"]
+        assert entry["sha256"] == experiments.sha256_of(path) and entry["bytes"] == path.stat().st_size
+        model, meta = checkpoints.load_checkpoint(path, entry["sha256"])
+        assert meta["architecture"]["se"] == (kind == "se") and meta["seed"] == 0
+        assert bool(model.se_blocks()) == (kind == "se") and not model.training
+
+
+def test_summarize():
+    s = experiments.summarize([0.5, 0.7])
+    assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0.1414, abs=1e-4)
+    assert experiments.summarize([0.3])["std"] == 0.0
+
+
+def test_shipped_results_were_made_by_the_command():
+    res = experiments.load_results("compare_photos.json")
+    assert res["command"].startswith("python -m senet_lib.experiments compare")
+    assert len(res["settings"]["seeds"]) >= 3
+    for kind in ("plain", "se"):
+        assert len(res["models"][kind]["runs"]) == len(res["settings"]["seeds"])
+    # the patches the command trained on are the ones photo_patches makes today
+    from senet_lib.data import photo_patches
+
+    gen = res["dataset"]["generator"]
+    tr = photo_patches("train", gen["per_class_train"], seed=gen["seed"])
+    assert list(tr.mean) == res["dataset"]["mean"] and list(tr.std) == res["dataset"]["std"]
+
+
+def test_load_results_errors():
+    with pytest.raises(ValueError, match="name"):
+        experiments.load_results("../x.json")
+    with pytest.raises(FileNotFoundError, match="available"):
+        experiments.load_results("nope.json")
+
+
+def test_cifar10_path_of_the_command_on_a_fixture(tmp_path, monkeypatch):
+    import os
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    from test_data import _write_cifar_fixture
+
+    _write_cifar_fixture(tmp_path, n_train=40, n_test=10)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    res = experiments.main(["compare", "--dataset", "cifar10", "--data-root", str(tmp_path),
+                            "--subset", "16", "--seeds", "0", "--epochs", "1", "--depth", "8",
+                            "--width", "4", "--batch-size", "8", "--no-progress",
+                            "--out", str(tmp_path / "c.json")])
+    assert res["dataset"]["name"] == "cifar10" and res["dataset"]["n_train"] == 16
+    assert res["dataset"]["n_test"] == 10 and len(res["dataset"]["classes"]) == 10
+    assert json.loads((tmp_path / "c.json").read_text())["models"]["se"]["runs"][0]["seed"] == 0
