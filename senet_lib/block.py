@@ -10,10 +10,11 @@ For a feature map ``x`` of shape ``(N, C, H, W)``:
 classic layer sequence ``AdaptiveAvgPool2d(1), Flatten, Linear(C, C // r, bias=False),
 ReLU, Linear(C // r, C), Sigmoid, Unflatten(1, (C, 1, 1))`` followed by ``x * gates``.
 
-Squeeze and scale are memory-bound: each reads the whole feature map. Their backward
-passes are written out by hand (:class:`_Squeeze`, :class:`_Scale`) so that no
-full-size temporary tensor is made that autograd's generic rules would make; the
-values are the same (see ``tests/test_block.py``).
+Squeeze and scale are memory-bound: each reads the whole feature map. When gradients
+are tracked, their backward passes are written out by hand (:class:`_Squeeze`,
+:class:`_Scale`) so that fewer full-size temporary tensors are made than autograd's
+generic rules would make; the values are the same (see ``tests/test_block.py``).
+Without gradients (inference) they are the plain tensor operations.
 """
 
 from __future__ import annotations
@@ -76,26 +77,34 @@ class _Scale(torch.autograd.Function):
 
 
 def _channel_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``sum over (H, W) of a * b`` for two ``(N, C, H, W)`` tensors, without the product tensor."""
+    """``sum over (H, W) of a * b`` for two ``(N, C, H, W)`` tensors."""
     n, c, h, w = a.shape
     if a.is_contiguous() and b.is_contiguous():
-        # (N*C, 1, HW) @ (N*C, HW, 1) -> (N*C, 1, 1)
+        # (N*C, 1, HW) @ (N*C, HW, 1) -> (N*C, 1, 1): no product tensor is stored
         return torch.bmm(a.reshape(n * c, 1, h * w), b.reshape(n * c, h * w, 1)).view(n, c)
-    if a.is_contiguous(memory_format=torch.channels_last) and b.is_contiguous(
-        memory_format=torch.channels_last
-    ):
-        return torch.einsum("nhwc,nhwc->nc", a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1))
+    # channels_last or strided: the channels of one pixel are adjacent, so the
+    # elementwise product and a reduction over H, W is the fast way here
     return (a * b).sum(dim=(2, 3))
+
+
+def _tracks_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def squeeze(x: torch.Tensor) -> torch.Tensor:
     """Global average pooling: ``(N, C, H, W) -> (N, C)``, the mean of each channel."""
-    return _Squeeze.apply(x)
+    if _tracks_grad(x):
+        return _Squeeze.apply(x)
+    # inference: plain ops, no autograd.Function call overhead; on CPU a sum and one
+    # division of the (N, C) result is faster than mean() over two dimensions
+    return x.sum(dim=(2, 3)).div_(x.shape[2] * x.shape[3])
 
 
 def scale(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Multiply channel ``c`` of ``x (N, C, H, W)`` by gate ``s[:, c]`` (``s`` is ``(N, C)``)."""
-    return _Scale.apply(x, s)
+    if _tracks_grad(x, s):
+        return _Scale.apply(x, s)
+    return x * s[:, :, None, None]
 
 
 def hidden_width(channels: int, reduction: int, min_hidden: int = 1) -> int:

@@ -92,8 +92,12 @@ class _SEResidual(nn.Module):
         """
         if self.position == "standard":
             if self.fused:
-                s = self.se.gates(out)  # (N, C)
-                return self.relu(torch.addcmul(identity, out, s[:, :, None, None]))
+                s = self.se.gates(out)[:, :, None, None]  # (N, C, 1, 1)
+                if torch.is_grad_enabled() and (out.requires_grad or s.requires_grad):
+                    out = torch.addcmul(identity, out, s)  # backward needs `out` intact
+                else:  # inference: write into `out`, as torchvision's `out += identity` does
+                    out = torch.addcmul(identity, out, s, out=out)
+                return self.relu(out)
             out = self.se(out)
         elif self.position == "identity":
             identity = self.se(identity)

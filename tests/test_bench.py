@@ -1,28 +1,86 @@
-"""The benchmark runs end to end on tiny shapes (it measures; it asserts no speed)."""
+"""The benchmark runs end to end on tiny shapes (it measures; it asserts no speed), and the
+memory-traffic model gives the numbers worked out by hand."""
+
+from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
+import torch
 
 from senet_lib import bench
+from senet_lib.bench import traffic
 
 
-def test_block_benchmark_smoke(tmp_path, capsys):
+@pytest.fixture
+def one_thread():
+    """Smoke runs use one thread (steadier on a shared machine); restore the setting after."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ smoke runs (no timing asserted)
+
+
+def test_block_benchmark_smoke(tmp_path, capsys, one_thread):
     out = tmp_path / "bench.json"
-    assert bench.main(["block", "--quick", "--out", str(out)]) == 0
+    assert bench.main(["block", "--quick", "--threads", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "ratio" in text and "worst ratio" in text
+    assert "ratio" in text and "Targets" in text
     data = json.loads(out.read_text())
-    assert data["machine"]["torch"] and data["rows"]
-    for row in data["rows"]:
+    assert data["machine"]["torch"] == torch.__version__
+    assert data["command"].startswith("python -m senet_lib.bench block --quick")
+    (cfg,) = data["block"]
+    assert cfg["mode"] == "forward+backward" and not cfg["compiled"]
+    for row in cfg["rows"]:
         assert set(row["median_ms"]) >= {"senet_lib", "torchvision", "classic"}
         assert all(v > 0 for v in row["median_ms"].values())
         assert row["ratio_vs_best_of_timm_torchvision"] > 0
+        assert row["bytes"]["total"] > 0
+
+
+def test_full_benchmark_smoke(tmp_path, capsys, one_thread):
+    out = tmp_path / "full.json"
+    assert bench.main(["full", "--quick", "--no-compile", "--threads", "1", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert {"command", "machine", "settings", "block", "pieces", "ceilings", "models", "traffic",
+            "paper", "targets", "elapsed_s"} <= set(data)
+    assert "--quick" in data["command"] and data["settings"]["quick"]
+    assert len(data["block"]) == 4  # {fwd, fwd+bwd} x {contiguous, channels_last}, eager
+    assert {c["memory_format"] for c in data["block"]} == {"contiguous", "channels_last"}
+    row = data["pieces"]["rows"][0]
+    assert set(row["median_ms"]) == {"pool", "fc", "scale", "add", "addcmul", "conv1x1", "conv3x3"}
+    assert row["intensity"]["conv1x1"] > row["intensity"]["pool"]
+    assert data["ceilings"]["bandwidth_GBps"] > 0 and data["ceilings"]["matmul_GFLOPs"] > 0
+    first = data["models"][0]
+    assert set(first["ratios"]) >= {"senet_lib_fused", "senet_lib_unfused"}
+    assert first["fused_max_abs_diff"] < 1e-3  # the fused path computes the same function
+    names = [t["name"] for t in data["targets"]]
+    assert any("SEBlock" in n for n in names) and any("batch-1" in n for n in names)
+    assert data["traffic"]["unfused"]["per_image"] > data["traffic"]["fused"]["per_image"]
+    assert "Targets" in capsys.readouterr().out
+
+
+def test_compiled_block_smoke(one_thread):
+    torch.set_num_threads(1)
+    (row,) = bench.bench_block([(16, 4)], batch=2, rounds=1, compiled=True, names=("senet_lib",))
+    assert row["median_ms"]["senet_lib"] > 0 and row["compile_s"]["senet_lib"] > 0
+    assert row["ratio_vs_best_of_timm_torchvision"] is None  # no rival ran
+
+
+def test_module_runs_as_a_command():
+    out = subprocess.run([sys.executable, "-m", "senet_lib.bench", "traffic"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "76.6 MB" in out and "32.4 MB" in out
+
+
+# ------------------------------------------------------------------ contenders
 
 
 def test_contenders_compute_the_same_function():
-    import torch
-
     torch.manual_seed(0)
     mods = bench.block_contenders(32)
     ours = mods["senet_lib"]
@@ -33,8 +91,116 @@ def test_contenders_compute_the_same_function():
         classic.gates[4].weight.copy_(ours.fc2.weight)
         classic.gates[4].bias.copy_(ours.fc2.bias)
     torch.testing.assert_close(classic(x), ours(x))
+    with pytest.raises(ValueError, match="unknown contenders"):
+        bench.block_contenders(32, names=("senet_lib", "nope"))
 
 
-def test_interleaved_rejects_zero_rounds():
+def test_model_contenders_share_weights_and_fused_matches():
+    models = bench.model_contenders(("se_resnet50_fused", "se_resnet50_unfused"))
+    assert models["se_resnet50_fused"].layer1[0].fused
+    assert not models["se_resnet50_unfused"].layer1[0].fused
+    x = torch.randn(1, 3, 32, 32)
+    assert bench.check_fused(models["se_resnet50_fused"], models["se_resnet50_unfused"], x) < 1e-4
+    with pytest.raises(ValueError, match="unknown models"):
+        bench.model_contenders(("resnet51",))
+
+
+def test_interleaved_rejects_bad_rounds():
     with pytest.raises(ValueError, match="rounds"):
         bench.interleaved({"a": lambda: None}, rounds=0)
+    with pytest.raises(ValueError, match="warmup"):
+        bench.interleaved({"a": lambda: None}, rounds=1, warmup=-1)
+    with pytest.raises(ValueError, match="fns"):
+        bench.interleaved({}, rounds=1)
+
+
+def test_interleaved_order_and_sync():
+    calls = []
+    times = bench.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                              rounds=2, warmup=1, sync=lambda: calls.append("|"))
+    assert calls == ["a", "b"] + ["|", "a", "|", "|", "b", "|"] * 2  # A, B, A, B: interleaved
+    assert [len(v) for v in times.values()] == [2, 2]
+    assert bench.device_sync("cpu") is None
+
+
+def test_summarize_medians_and_spread():
+    med, iqr = bench.summarize({"a": [0.001, 0.003, 0.002], "b": [0.001] * 5})
+    assert med["a"] == pytest.approx(2.0) and iqr["a"] == pytest.approx(2.0)
+    assert med["b"] == pytest.approx(1.0) and iqr["b"] == pytest.approx(0.0)
+
+
+def test_targets_are_read_from_results():
+    results = {
+        "block": [{"mode": "forward+backward", "compiled": False, "memory_format": "contiguous",
+                   "rows": [{"ratio_vs_best_of_timm_torchvision": 0.9},
+                            {"ratio_vs_best_of_timm_torchvision": 1.1}]},
+                  {"mode": "forward", "compiled": False, "memory_format": "contiguous",
+                   "rows": [{"ratio_vs_best_of_timm_torchvision": 5.0}]}],
+        "models": [{"batch": 1, "compiled": False, "memory_format": "contiguous",
+                    "ratios": {"senet_lib_fused": 1.02, "timm": 1.06}},
+                   {"batch": 32, "compiled": False, "memory_format": "contiguous",
+                    "ratios": {"senet_lib_fused": 9.0}}],
+    }
+    block, model = bench.targets(results)
+    assert block["value"] == 1.1 and not block["met"] and block["per_shape"] == [0.9, 1.1]
+    assert model["value"] == 1.02 and model["met"] and model["beside"] == {"timm": 1.06}
+
+
+def test_machine_describes_the_run():
+    m = bench.machine()
+    assert m["torch"] == torch.__version__ and m["cpu_count"] >= 1 and m["torch_threads"] >= 1
+
+
+# ------------------------------------------------------------------ the memory-traffic model
+
+
+def test_se_block_bytes_by_hand():
+    # SEBlock(32, r=16) on one 32 x 8 x 8 map: M = 2048, G = 32, h = 2, fp32.
+    b = traffic.se_block_bytes(32, 8, 8)
+    assert b["pool"] == 4 * (2048 + 32) == 8320
+    assert b["excite"] == 4 * (32 + 2 * 32 * 2 + 32 + 32) == 896
+    assert b["scale"] == 4 * (2 * 2048 + 32) == 16512
+    assert b["total"] == 8320 + 896 + 16512 == 25728
+    f = traffic.se_block_bytes(32, 8, 8, fused=True)
+    assert f["scale"] == 4 * 32 and f["total"] == 8320 + 896 + 128 == 9344
+
+
+def test_se_block_bytes_batch_dtype_and_hidden():
+    # batch 2, fp16, C = 3 < r: one hidden unit. M = 2*3*4*5 = 120, G = 6.
+    b = traffic.se_block_bytes(3, 4, 5, batch=2, dtype_bytes=2)
+    assert b["pool"] == 2 * 126 and b["excite"] == 2 * (12 + 6 + 3) and b["scale"] == 2 * 246
+    assert traffic.se_block_bytes(64, 2, 2, hidden=8)["excite"] == 4 * (128 + 2 * 64 * 8 + 64)
+    with pytest.raises(ValueError, match="channels"):
+        traffic.se_block_bytes(0, 8, 8)
+    with pytest.raises(TypeError, match="fused"):
+        traffic.se_block_bytes(8, 8, 8, fused="yes")
+
+
+def test_se_resnet50_bytes_per_image_by_hand():
+    # Feature-map elements over the 16 SE blocks at 224 x 224:
+    # 3*256*56^2 + 4*512*28^2 + 6*1024*14^2 + 3*2048*7^2 = 5,519,360.
+    maps = 3 * 256 * 56**2 + 4 * 512 * 28**2 + 6 * 1024 * 14**2 + 3 * 2048 * 7**2
+    assert maps == 5_519_360
+    channels = 3 * 256 + 4 * 512 + 6 * 1024 + 3 * 2048  # 15,104: one fc2 bias per channel
+    weights = 2_514_944 + channels  # the paper's (2/r) sum N_s C_s^2, plus the fc2 biases
+    vectors = 4 * channels  # z written and read, gates written and read
+    unfused = traffic.se_network_bytes(fused=False)
+    fused = traffic.se_network_bytes(fused=True)
+    assert unfused["total"] == 4 * (3 * maps + weights + vectors) == 76_594_176
+    assert fused["total"] == 4 * (maps + weights + vectors) == 32_439_296
+    assert unfused["total"] - fused["total"] == 4 * 2 * maps
+    assert [s["blocks"] for s in unfused["per_stage"]] == [3, 4, 6, 3]
+    assert traffic.se_network_bytes(batch=4)["per_image"] < unfused["per_image"]  # weights shared
+
+
+def test_flops_intensity_and_bandwidth():
+    f = traffic.se_block_flops(32, 8, 8)
+    assert f == {"pool": 2048, "excite": 4 * 32 * 2, "scale": 2048, "total": 4352}
+    c = traffic.conv_cost(1, 64, 256, 56, 1)
+    assert c.flops == 2 * 56 * 56 * 64 * 256
+    assert c.bytes == 4 * (56 * 56 * (64 + 256) + 64 * 256)
+    assert c.intensity == pytest.approx(c.flops / c.bytes)
+    assert traffic.conv_cost(1, 8, 8, 4, 3).flops == 2 * 16 * 64 * 9
+    assert traffic.implied_bandwidth(2e9, 0.5) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="seconds"):
+        traffic.implied_bandwidth(1.0, 0.0)

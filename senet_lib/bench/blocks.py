@@ -1,0 +1,236 @@
+"""The SE block side by side, and its pieces alone.
+
+* :func:`block_contenders`: ``senet_lib.SEBlock``, timm's ``SEModule``, torchvision's
+  ``SqueezeExcitation`` and the classic ``nn.Sequential`` write-up, same width and bottleneck.
+* :func:`bench_block`: all of them at each shape; forward or forward+backward, eager or
+  ``torch.compile``, contiguous or channels_last.
+* :func:`bench_pieces`: pooling, the two small matrix products, the broadcast multiply, the
+  residual addition with and without the folded-in gates, and the bottleneck's two convolutions
+  at the same shape, for the roofline.
+* :func:`probe_ceilings`: the machine's streaming bandwidth and matrix-product speed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..block import SEBlock
+from .timing import device_sync, first_call_seconds, interleaved, summarize
+from .traffic import OpCost, conv_cost, se_block_bytes, se_block_flops
+
+__all__ = [
+    "STAGE_SHAPES", "QUICK_SHAPES", "ClassicSE", "block_contenders", "bench_block",
+    "bench_pieces", "probe_ceilings",
+]
+
+#: The SE blocks of SE-ResNet-50, one per stage: (channels, height = width), batch 8.
+STAGE_SHAPES: list[tuple[int, int]] = [(256, 56), (512, 28), (1024, 14), (2048, 7)]
+#: Tiny shapes for smoke runs.
+QUICK_SHAPES: list[tuple[int, int]] = [(32, 8), (64, 4)]
+RIVALS = ("timm", "torchvision")
+
+
+class ClassicSE(nn.Module):
+    """The classic write-up: an ``nn.Sequential`` for the gates, then ``x * gates``."""
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.gates = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, hidden, bias=False), nn.ReLU(),
+            nn.Linear(hidden, channels), nn.Sigmoid(), nn.Unflatten(1, (channels, 1, 1)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gates(x)
+
+
+def block_contenders(channels: int, reduction: int = 16,
+                     names: Sequence[str] | None = None) -> dict[str, nn.Module]:
+    """senet_lib's SEBlock beside timm's SEModule, torchvision's SqueezeExcitation and the classic
+    sequence, all with ``max(1, channels // reduction)`` hidden units; ``names`` picks a subset."""
+    hidden = max(1, channels // reduction)
+    mods: dict[str, nn.Module] = {"senet_lib": SEBlock(channels, reduction)}
+    try:
+        from timm.layers import SEModule
+
+        mods["timm"] = SEModule(channels, rd_channels=hidden)
+    except ImportError:  # timm is optional for the library
+        pass
+    from torchvision.ops import SqueezeExcitation
+
+    mods["torchvision"] = SqueezeExcitation(channels, hidden)
+    mods["classic"] = ClassicSE(channels, reduction)
+    if names is not None:
+        unknown = set(names) - set(mods)
+        if unknown:
+            raise ValueError(f"names: unknown contenders {sorted(unknown)}; have {sorted(mods)}")
+        mods = {k: mods[k] for k in names}
+    return mods
+
+
+def _reset_compiled() -> None:
+    """Forget compiled graphs, so that each shape is compiled for itself (static shapes)."""
+    torch._dynamo.reset()
+
+
+def bench_block(
+    shapes: Sequence[tuple[int, int]] = STAGE_SHAPES,
+    batch: int = 8,
+    rounds: int = 15,
+    backward: bool = True,
+    channels_last: bool = False,
+    compiled: bool = False,
+    names: Sequence[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> list[dict]:
+    """Time every contender at every ``(channels, size)`` on ``device``; one dict per shape.
+
+    Each dict has ``shape`` ``[N, C, H, W]``, ``median_ms`` and ``iqr_ms`` per contender,
+    ``ratio_vs_best_of_timm_torchvision`` (senet_lib's median over the faster rival's; ``None``
+    when neither rival ran), the ``bytes`` and ``flops`` of the traffic model, and, when
+    ``compiled``, ``compile_s`` (the first call of each contender).
+    """
+    rows = []
+    sync = device_sync(device)
+    for channels, size in shapes:
+        torch.manual_seed(0)
+        x = torch.randn(batch, channels, size, size, device=device)
+        if channels_last:
+            x = x.to(memory_format=torch.channels_last)
+        grad = torch.randn_like(x)
+        mods = {k: m.to(device) for k, m in block_contenders(channels, names=names).items()}
+        if compiled:
+            _reset_compiled()
+            mods = {k: torch.compile(m, dynamic=False) for k, m in mods.items()}
+
+        def step(m: nn.Module) -> Callable[[], object]:
+            if backward:
+                def run() -> None:
+                    xi = x.detach().requires_grad_()
+                    m(xi).backward(grad)
+            else:
+                def run() -> None:
+                    with torch.no_grad():
+                        m(x)
+            return run
+
+        fns = {k: step(m) for k, m in mods.items()}
+        compile_s = {k: first_call_seconds(fn) for k, fn in fns.items()} if compiled else None
+        med, iqr = summarize(interleaved(fns, rounds, sync=sync))
+        rivals = [med[k] for k in RIVALS if k in med]
+        row = {
+            "shape": [batch, channels, size, size],
+            "median_ms": med,
+            "iqr_ms": iqr,
+            "ratio_vs_best_of_timm_torchvision": med["senet_lib"] / min(rivals)
+            if rivals and "senet_lib" in med else None,
+            "bytes": se_block_bytes(channels, size, size, batch=batch),
+            "flops": se_block_flops(channels, size, size, batch=batch),
+        }
+        if compile_s is not None:
+            row["compile_s"] = compile_s
+        rows.append(row)
+        if compiled:
+            _reset_compiled()
+    return rows
+
+
+def _piece_costs(batch: int, channels: int, size: int, hidden: int) -> dict[str, OpCost]:
+    """FLOPs and bytes of each piece (traffic model), at one stage shape."""
+    b = se_block_bytes(channels, size, size, batch=batch, hidden=hidden)
+    f = se_block_flops(channels, size, size, batch=batch, hidden=hidden)
+    m = batch * channels * size * size
+    width = channels // 4  # the bottleneck's inner width
+    return {
+        "pool": OpCost(f["pool"], b["pool"]),
+        "fc": OpCost(f["excite"], b["excite"]),
+        "scale": OpCost(f["scale"], b["scale"]),
+        "add": OpCost(m, 4 * 3 * m),                      # shortcut + branch -> sum
+        "addcmul": OpCost(2 * m, 4 * (3 * m + batch * channels)),  # ... + gates
+        "conv1x1": conv_cost(batch, width, channels, size, 1),
+        "conv3x3": conv_cost(batch, width, width, size, 3),
+    }
+
+
+def bench_pieces(
+    shapes: Sequence[tuple[int, int]] = STAGE_SHAPES,
+    batch: int = 8,
+    rounds: int = 15,
+    reduction: int = 16,
+    device: str | torch.device = "cpu",
+) -> list[dict]:
+    """Forward-only, eager, fp32 timings of the SE block's pieces and of what surrounds it.
+
+    At each ``(channels, size)`` (``N = batch``): ``pool`` ``x.mean((2, 3))``; ``fc`` the two
+    small matrix products with ReLU and sigmoid; ``scale`` ``x * s[:, :, None, None]``; ``add``
+    the plain residual addition; ``addcmul`` the fused one (``identity + x * s``); ``conv1x1``
+    and ``conv3x3`` the bottleneck's expanding 1x1 and its 3x3 convolution (width ``C / 4``).
+    Each row has ``median_ms``, ``iqr_ms``, and ``flops``, ``bytes``, ``intensity`` (FLOPs per
+    byte), ``gflops`` and ``gbps`` (what the median time implies) per piece.
+    """
+    rows = []
+    sync = device_sync(device)
+    for channels, size in shapes:
+        torch.manual_seed(0)
+        hidden = max(1, channels // reduction)
+        width = max(1, channels // 4)
+
+        def randn(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, device=device)
+
+        x = randn(batch, channels, size, size)
+        identity = torch.randn_like(x)
+        inner = randn(batch, width, size, size)
+        z = x.mean(dim=(2, 3))
+        s = torch.rand(batch, channels, device=device)
+        w1, w2, b2 = randn(hidden, channels), randn(channels, hidden), randn(channels)
+        k1 = randn(channels, width, 1, 1)
+        k3 = randn(width, width, 3, 3)
+        fns = {
+            "pool": lambda: x.mean(dim=(2, 3)),
+            "fc": lambda: torch.sigmoid(F.linear(torch.relu(F.linear(z, w1)), w2, b2)),
+            "scale": lambda: x * s[:, :, None, None],
+            "add": lambda: identity + x,
+            "addcmul": lambda: torch.addcmul(identity, x, s[:, :, None, None]),
+            "conv1x1": lambda: F.conv2d(inner, k1),
+            "conv3x3": lambda: F.conv2d(inner, k3, padding=1),
+        }
+        with torch.no_grad():
+            med, iqr = summarize(interleaved(fns, rounds, sync=sync))
+        costs = _piece_costs(batch, channels, size, hidden)
+        rows.append({
+            "shape": [batch, channels, size, size],
+            "median_ms": med,
+            "iqr_ms": iqr,
+            "flops": {k: c.flops for k, c in costs.items()},
+            "bytes": {k: c.bytes for k, c in costs.items()},
+            "intensity": {k: c.intensity for k, c in costs.items()},
+            "gflops": {k: costs[k].flops / (med[k] * 1e-3) / 1e9 for k in fns},
+            "gbps": {k: costs[k].bytes / (med[k] * 1e-3) / 1e9 for k in fns},
+        })
+    return rows
+
+
+def probe_ceilings(copy_mb: int = 64, matmul_n: int = 1024, rounds: int = 7,
+                   device: str | torch.device = "cpu") -> dict[str, float]:
+    """The roofline's two ceilings, measured: streaming bandwidth and matrix-product speed.
+
+    Bandwidth: ``dst.copy_(src)`` of ``copy_mb`` MB (read once, write once). Compute: an fp32
+    ``matmul_n``-square matrix product (``2 n^3`` FLOPs). Medians of ``rounds`` runs.
+    """
+    n_el = copy_mb * 2**20 // 4
+    src, dst = torch.randn(n_el, device=device), torch.empty(n_el, device=device)
+    a, b = (torch.randn(matmul_n, matmul_n, device=device) for _ in range(2))
+    med, _ = summarize(interleaved({"copy": lambda: dst.copy_(src), "matmul": lambda: a @ b}, rounds,
+                                   sync=device_sync(device)))
+    return {
+        "bandwidth_GBps": 2 * 4 * n_el / (med["copy"] * 1e-3) / 1e9,
+        "matmul_GFLOPs": 2 * matmul_n**3 / (med["matmul"] * 1e-3) / 1e9,
+        "copy_MB": copy_mb,
+        "matmul_n": matmul_n,
+    }

@@ -1,0 +1,123 @@
+"""Whole networks side by side: ResNet-50 against the library's SE-ResNet-50 (fused and unfused),
+with timm's resnet50 / seresnet50 pair measured in the same interleaved rounds.
+
+All models are randomly initialised (timing does not depend on the weights), in ``eval()`` mode,
+fp32, run under ``torch.inference_mode()``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torchvision
+from torch import nn
+
+from ..networks import se_resnet50
+from .timing import device_sync, first_call_seconds, interleaved, summarize
+
+__all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "check_fused", "bench_models"]
+
+#: Every contender :func:`model_contenders` knows.
+MODEL_NAMES = ("resnet50", "se_resnet50_fused", "se_resnet50_unfused", "timm_resnet50", "timm_seresnet50")
+#: The overhead ratios reported: name -> (SE model, its plain twin).
+PAIRS = {
+    "senet_lib_fused": ("se_resnet50_fused", "resnet50"),
+    "senet_lib_unfused": ("se_resnet50_unfused", "resnet50"),
+    "timm": ("timm_seresnet50", "timm_resnet50"),
+}
+
+
+def model_contenders(names: Sequence[str] = MODEL_NAMES) -> dict[str, nn.Module]:
+    """The named models, randomly initialised (seed 0), in eval mode without gradients.
+
+    The two library SE-ResNet-50s share their weights, so they compute the same function.
+    timm's models are skipped if timm is not installed.
+    """
+    unknown = set(names) - set(MODEL_NAMES)
+    if unknown:
+        raise ValueError(f"names: unknown models {sorted(unknown)}; choose from {MODEL_NAMES}")
+    torch.manual_seed(0)
+    models: dict[str, nn.Module] = {}
+    for name in names:
+        if name == "resnet50":
+            models[name] = torchvision.models.resnet50(weights=None)
+        elif name == "se_resnet50_fused":
+            models[name] = se_resnet50(fused=True)
+        elif name == "se_resnet50_unfused":
+            models[name] = se_resnet50(fused=False)
+        else:
+            try:
+                import timm
+            except ImportError:
+                continue
+            models[name] = timm.create_model(name.removeprefix("timm_"), pretrained=False)
+    if "se_resnet50_fused" in models and "se_resnet50_unfused" in models:
+        models["se_resnet50_unfused"].load_state_dict(models["se_resnet50_fused"].state_dict())
+    for m in models.values():
+        m.eval().requires_grad_(False)
+    return models
+
+
+def check_fused(fused: nn.Module, unfused: nn.Module, x: torch.Tensor) -> float:
+    """Largest absolute difference between two models' outputs on ``x`` (``(N, 3, H, W)``).
+
+    The benchmark calls it on the fused and unfused SE-ResNet-50 before timing them: a fused
+    path that is fast but wrong must not go unnoticed.
+    """
+    with torch.inference_mode():
+        return (fused(x) - unfused(x)).abs().max().item()
+
+
+def bench_models(
+    batch: int = 1,
+    size: int = 224,
+    rounds: int = 15,
+    names: Sequence[str] = MODEL_NAMES,
+    compiled: bool = False,
+    channels_last: bool = False,
+    warmup: int = 2,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Time the models on ``(batch, 3, size, size)`` inputs on ``device``, interleaved; one dict.
+
+    Returns ``batch``, ``size``, ``compiled``, ``memory_format``, ``median_ms`` and ``iqr_ms``
+    per model, ``images_per_s`` (``batch / median``), ``ratios`` (SE model over its plain twin
+    for each pair of :data:`PAIRS` that ran), ``fused_max_abs_diff`` when both library SE models
+    ran, and ``compile_s`` per model when ``compiled``.
+    """
+    models = {k: m.to(device) for k, m in model_contenders(names).items()}
+    torch.manual_seed(1)
+    x = torch.randn(batch, 3, size, size, device=device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = x.contiguous(memory_format=fmt)
+    if channels_last:
+        models = {k: m.to(memory_format=torch.channels_last) for k, m in models.items()}
+    result: dict = {"batch": batch, "size": size, "compiled": compiled, "rounds": rounds,
+                    "device": str(torch.device(device)),
+                    "memory_format": "channels_last" if channels_last else "contiguous"}
+    if "se_resnet50_fused" in models and "se_resnet50_unfused" in models:
+        result["fused_max_abs_diff"] = check_fused(models["se_resnet50_fused"],
+                                                   models["se_resnet50_unfused"], x)
+    if compiled:
+        torch._dynamo.reset()
+        models = {k: torch.compile(m, dynamic=False) for k, m in models.items()}
+
+    def step(m: nn.Module):
+        def run() -> None:
+            with torch.inference_mode():
+                m(x)
+        return run
+
+    fns = {k: step(m) for k, m in models.items()}
+    if compiled:
+        result["compile_s"] = {k: first_call_seconds(fn) for k, fn in fns.items()}
+    med, iqr = summarize(interleaved(fns, rounds, warmup=warmup, sync=device_sync(device)))
+    result["median_ms"] = med
+    result["iqr_ms"] = iqr
+    result["images_per_s"] = {k: batch / (v * 1e-3) for k, v in med.items()}
+    result["ratios"] = {pair: med[se] / med[plain] for pair, (se, plain) in PAIRS.items()
+                        if se in med and plain in med}
+    if compiled:
+        torch._dynamo.reset()
+    return result

@@ -1,0 +1,122 @@
+"""Timing machinery: contenders interleaved round by round, medians, and the machine they ran on.
+
+Interleaving (A, B, C, A, B, C, ...) makes every contender see the same machine state, so the
+ratios stay meaningful on a busy machine even when the absolute times move. No function here
+asserts a speed; tests only check that the numbers exist.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+from .. import __version__
+
+__all__ = ["interleaved", "device_sync", "summarize", "first_call_seconds", "machine"]
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 2,
+                sync: Callable[[], object] | None = None) -> dict[str, list[float]]:
+    """Time each callable once per round, in turn, for ``rounds`` rounds; seconds per call.
+
+    ``warmup`` untimed rounds come first (caches, allocator, lazy initialisation). ``sync``
+    (e.g. ``torch.cuda.synchronize``) is called before starting and before stopping each clock,
+    so that asynchronous devices are timed to the end of their work.
+    """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    if not fns:
+        raise ValueError("fns is empty: give at least one callable to time")
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    wait = sync or (lambda: None)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            wait()
+            t0 = time.perf_counter()
+            fn()
+            wait()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def device_sync(device: torch.device | str) -> Callable[[], object] | None:
+    """The function that waits for ``device`` to finish its queued work (``None`` on CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return None
+
+
+def summarize(times: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """``(median_ms, iqr_ms)``: the median and the interquartile range of each contender, in ms."""
+    med, iqr = {}, {}
+    for name, ts in times.items():
+        ms = sorted(t * 1e3 for t in ts)
+        med[name] = statistics.median(ms)
+        if len(ms) >= 4:
+            q = statistics.quantiles(ms, n=4)
+            iqr[name] = q[2] - q[0]
+        else:
+            iqr[name] = ms[-1] - ms[0]
+    return med, iqr
+
+
+def first_call_seconds(fn: Callable[[], object]) -> float:
+    """Run ``fn`` once and return how long it took (for a compiled function: compile time)."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on: CPU, threads, load, library versions."""
+    try:
+        load = [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # not on every platform
+        load = None
+    try:
+        import torchvision
+
+        tv = torchvision.__version__
+    except ImportError:  # pragma: no cover - a dependency
+        tv = None
+    try:
+        import timm
+
+        timm_version = timm.__version__
+    except ImportError:
+        timm_version = None
+    return {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_1_5_15_min": load,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": tv,
+        "timm": timm_version,
+        "senet_lib": __version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }

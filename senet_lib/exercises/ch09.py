@@ -1,0 +1,134 @@
+"""Checkers for chapter 9, the cost of SE: bytes, arithmetic intensity, the roofline."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..bench.traffic import conv_cost, se_block_bytes
+from ._core import Hint, call, checker
+
+__all__ = ["check_se_bytes", "check_conv1x1_intensity", "check_roofline"]
+
+
+def _number(out: object, what: str) -> float:
+    """The learner's answer as a float (a tensor or NumPy scalar is fine), else a hint."""
+    try:
+        value = float(out)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise Hint(f"{what} should be a number, but it is a {type(out).__name__}") from None
+    if not math.isfinite(value):
+        raise Hint(f"{what} is {value}: expected a finite number")
+    return value
+
+
+def _same(a: float, b: float, rel: float = 1e-6) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
+
+
+#: (batch, channels, height, width, reduction): stage-like shapes, a batch > 1, and C < r.
+_SE_CASES = [(1, 256, 56, 56, 16), (8, 2048, 7, 7, 16), (2, 64, 10, 12, 4), (1, 8, 5, 5, 16)]
+
+
+@checker("Bytes moved by an SE block")
+def check_se_bytes(fn: Callable[..., float]) -> str:
+    """``fn(n, c, h, w, reduction, fused)`` must return the bytes (fp32) one SE block moves in
+    its forward pass, following the chapter's traffic model."""
+    for n, c, h, w, r in _SE_CASES:
+        hidden = max(1, c // r)
+        m, g = n * c * h * w, n * c
+        weights = 4 * (2 * c * hidden + c)
+        for fused in (False, True):
+            expected = se_block_bytes(c, h, w, batch=n, reduction=r, fused=fused)["total"]
+            got = _number(call(fn, n, c, h, w, r, fused), "your answer")
+            if _same(got, expected):
+                continue
+            case = f"for (N, C, H, W) = {(n, c, h, w)}, r = {r}, fused = {fused}"
+            other = se_block_bytes(c, h, w, batch=n, reduction=r, fused=not fused)["total"]
+            if _same(got, expected / 4):
+                raise Hint(f"{case} you counted elements, not bytes: an fp32 number takes 4 bytes.")
+            if _same(got, expected * 8):
+                raise Hint(f"{case} you counted bits: the answer is in bytes (4 per fp32 number).")
+            if _same(got, other):
+                raise Hint(f"{case} your answer is the {'unfused' if fused else 'fused'} one: "
+                           "check how `fused` changes the rescale's traffic.")
+            if _same(got, expected - weights):
+                raise Hint(f"{case} the weights are missing: the excitation reads W1, W2 and b2 "
+                           f"({2 * c * hidden + c} numbers) on every forward pass.")
+            if c < r and _same(got, expected - 4 * 2 * c):
+                raise Hint(f"{case} C // r is 0; the block keeps at least 1 hidden unit.")
+            if not fused and _same(got, expected - 4 * m):
+                raise Hint(f"{case} the unfused rescale reads x and also writes a new "
+                           "(N, C, H, W) tensor y: count both.")
+            if _same(got, 4 * 3 * m) or _same(got, 4 * m):
+                raise Hint(f"{case} you counted only the feature-map traffic; add the small "
+                           "terms: z, the gates (N*C each, read and written) and the weights.")
+            if _same(got, expected - 4 * 4 * g):
+                raise Hint(f"{case} some of the (N, C) vectors are missing: pool writes z, the "
+                           "excitation reads z and writes the gates, the rescale reads the gates.")
+            raise Hint(f"{case} you said {got:.0f} bytes, the model gives {expected}.")
+    return f"matches the traffic model on {len(_SE_CASES)} shapes, fused and unfused."
+
+
+_CONV_CASES = [(1, 64, 256, 56), (8, 256, 1024, 14), (1, 512, 2048, 7), (4, 3, 5, 9)]
+
+
+@checker("Arithmetic intensity of a 1x1 convolution")
+def check_conv1x1_intensity(fn: Callable[[int, int, int, int], float]) -> str:
+    """``fn(n, c_in, c_out, size)`` must return FLOPs per byte of a 1x1 convolution on
+    ``(n, c_in, size, size)`` fp32 input (a multiply-add is 2 FLOPs; bytes: input, weights,
+    output, each once)."""
+    for n, ci, co, s in _CONV_CASES:
+        cost = conv_cost(n, ci, co, s, 1)
+        expected = cost.intensity
+        got = _number(call(fn, n, ci, co, s), "your intensity")
+        if _same(got, expected):
+            continue
+        case = f"for N={n}, C_in={ci}, C_out={co}, size={s}"
+        flops, nbytes = cost.flops, cost.bytes
+        act_bytes = 4 * n * s * s * (ci + co)
+        if _same(got, expected / 2):
+            raise Hint(f"{case} your FLOPs are half: a multiply-add counts as 2 FLOPs.")
+        if _same(got, expected * 4) or _same(got, flops / (nbytes / 4) / 2):
+            raise Hint(f"{case} you divided by the number of elements; divide by bytes (4 per fp32 number).")
+        if _same(got, flops / act_bytes) or _same(got, flops / act_bytes / 2):
+            raise Hint(f"{case} the weights are missing from the bytes: the convolution reads "
+                       f"its C_in x C_out = {ci * co} weights too.")
+        if _same(got, nbytes / flops):
+            raise Hint(f"{case} you returned bytes per FLOP: intensity is FLOPs / bytes.")
+        raise Hint(f"{case} you said {got:.4g} FLOPs/byte, expected {expected:.4g}.")
+    return f"right on {len(_CONV_CASES)} convolutions, from 0.5 to tens of FLOPs per byte."
+
+
+_ROOF_CASES = [(0.25, 20.0, 100.0), (50.0, 20.0, 100.0), (5.0, 20.0, 100.0), (0.125, 8.0, 30.0),
+               (1000.0, 8.0, 30.0)]
+
+
+@checker("The roofline")
+def check_roofline(fn: Callable[[float, float, float], float]) -> str:
+    """``fn(intensity, bandwidth_gbps, peak_gflops)`` must return the attainable GFLOP/s:
+    the lower of the compute ceiling and bandwidth times intensity."""
+    got = [_number(call(fn, i, bw, peak), "your attainable GFLOP/s") for i, bw, peak in _ROOF_CASES]
+
+    def all_like(rule: Callable[[float, float, float], float]) -> bool:
+        return all(_same(g, rule(*case)) for g, case in zip(got, _ROOF_CASES))
+
+    if all_like(lambda i, bw, peak: min(peak, i * bw)):
+        return "right on every point."  # pragma: no cover - unreachable
+    if all_like(lambda i, bw, peak: max(peak, i * bw)):
+        raise Hint("you took the higher ceiling: an operation is held back by the lower one "
+                   "(min, not max).")
+    if all_like(lambda i, bw, peak: peak):
+        raise Hint("you returned the peak everywhere; an operation low in intensity cannot reach "
+                   "it: memory delivers only bandwidth x intensity FLOP/s.")
+    if all_like(lambda i, bw, peak: i * bw):
+        raise Hint("bandwidth x intensity is right below the ridge point; above it the compute "
+                   "peak caps the speed.")
+    if all_like(lambda i, bw, peak: min(peak, bw / i)):
+        raise Hint("bandwidth (bytes/s) times intensity (FLOPs/byte) gives FLOPs/s; you divided.")
+    for g, (i, bw, peak) in zip(got, _ROOF_CASES):
+        expected = min(peak, i * bw)
+        if not _same(g, expected):
+            raise Hint(f"for intensity {i} FLOP/byte, bandwidth {bw} GB/s, peak {peak} GFLOP/s "
+                       f"you said {g:.4g}, expected {expected:.4g} GFLOP/s.")
+    return f"right on {len(_ROOF_CASES)} points on both sides of the ridge."
