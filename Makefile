@@ -1,6 +1,9 @@
 # Two commands, each self-sufficient on a fresh machine:
 #   make book   execute every notebook and render the HTML book into _build/html
-#   make test   unit tests, every notebook executed with nbmake, and a strict book build
+#   make test   unit tests; every notebook executed once, Colab-like; a strict book build; the
+#               rendered pages checked in headless Chromium (screenshots in _build/screenshots)
+# and, for instructors:
+#   make student   the student edition (solutions removed) in _build/student
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
@@ -8,11 +11,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
-# make test executes each notebook once, with nbmake, in a copy of the book here (not under _build, which nbmake skips);
+# make test executes each notebook once, in a copy of the book here (not under _build, which nbmake skips);
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: book test unit notebooks strict-book clean
+.PHONY: book test unit notebooks strict-book browser student clean
 
 # (Re)install when requirements.txt or pyproject.toml is newer than the last install.
 $(STAMP): requirements.txt pyproject.toml
@@ -25,23 +28,33 @@ book: $(STAMP)
 	$(JB) build . --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: unit notebooks strict-book
+test: unit notebooks strict-book browser
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/browser
 
+# Colab-like: senet_lib's wheel installed (not editable) into _build/colab-venv, each notebook
+# alone in an empty folder, no network; nbmake executes it and the executed copy lands in $(STAGE).
 notebooks: $(STAMP)
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
 	cp -r book _config.yml _toc.yml $(STAGE)/
 	sed -i 's/^\(  *execute_notebooks:\).*/\1 "off"/' $(STAGE)/_config.yml
 	grep -q 'execute_notebooks: "off"' $(STAGE)/_config.yml
-	SENET_STRICT_CHECKS=1 $(PY) -m pytest --nbmake --overwrite --nbmake-timeout=600 --durations=0 \
-	    -p no:cacheprovider $(STAGE)/book
+	SENET_STRICT_CHECKS=1 $(PY) tools/run_notebooks.py --book book --into $(STAGE)/book \
+	    -- --nbmake-timeout=600 --durations=0
 
 strict-book: $(STAMP)
 	test -d $(STAGE)/book || { echo "run 'make notebooks' first"; exit 1; }
 	$(JB) build $(STAGE) --path-output . -W -n --keep-going
 	@echo "The book is in _build/html/index.html"
 
+browser: $(STAMP)
+	test -f _build/html/index.html || { echo "run 'make strict-book' first"; exit 1; }
+	$(PY) -m pytest tests/browser
+	@echo "Screenshots of every page are in _build/screenshots/"
+
+student: $(STAMP)
+	$(PY) -m senet_lib.student book -o _build/student --force
+
 clean:
-	rm -rf _build
+	rm -rf _build $(STAGE)
