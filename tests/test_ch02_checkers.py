@@ -7,17 +7,7 @@ import torch
 
 from senet_lib.anatomy import receptive_field
 from senet_lib.exercises import check_receptive_field, check_squeeze, check_std_pool
-
-
-@pytest.fixture(autouse=True)
-def _lenient(monkeypatch):
-    monkeypatch.delenv("SENET_STRICT_CHECKS", raising=False)
-
-
-def _fails_with(result, text):
-    assert not result.passed, result
-    assert not result.pending, result
-    assert text in result.message, result.message
+from checking import fails_with as _fails_with
 
 
 def test_squeeze_passes():

@@ -8,17 +8,7 @@ from torch import nn
 
 from senet_lib.anatomy import linear_as_conv1x1
 from senet_lib.exercises import check_excitation, check_fc_as_conv, check_se_overhead
-
-
-@pytest.fixture(autouse=True)
-def _lenient(monkeypatch):
-    monkeypatch.delenv("SENET_STRICT_CHECKS", raising=False)
-
-
-def _fails_with(result, text):
-    assert not result.passed, result
-    assert not result.pending, result
-    assert text in result.message, result.message
+from checking import fails_with as _fails_with
 
 
 def _excite(z, w1, w2, b2):

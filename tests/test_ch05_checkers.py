@@ -10,17 +10,7 @@ from senet_lib import SEBlock
 from senet_lib.block import hidden_width
 from senet_lib.exercises import check_se_basic_block, check_se_flops, check_se_params_by_stage
 from senet_lib.networks import analytic_se_flops, se_resnet50
-
-
-@pytest.fixture(autouse=True)
-def _lenient(monkeypatch):
-    monkeypatch.delenv("SENET_STRICT_CHECKS", raising=False)
-
-
-def _fails_with(result, text):
-    assert not result.passed, result
-    assert not result.pending, result
-    assert text in result.message, result.message
+from checking import fails_with as _fails_with
 
 
 # ------------------------------------------------------------------ SE parameters per stage

@@ -8,16 +8,7 @@ import torch
 
 from senet_lib.exercises import check_colour_cast, check_lr_schedule, check_paired_difference
 from senet_lib.train import lr_at
-
-
-@pytest.fixture(autouse=True)
-def not_strict(monkeypatch):
-    monkeypatch.delenv("SENET_STRICT_CHECKS", raising=False)
-
-
-def _expect_hint(result, words):
-    assert not result.passed and not result.pending
-    assert words in result.message, result.message
+from checking import fails_with as _expect_hint
 
 
 def test_colour_cast():

@@ -11,17 +11,7 @@ from torch import nn
 from senet_lib import attention
 from senet_lib.exercises import (check_gates_of, check_most_suppressed, check_specificity,
                                  check_without_se)
-
-
-@pytest.fixture(autouse=True)
-def _lenient(monkeypatch):
-    monkeypatch.delenv("SENET_STRICT_CHECKS", raising=False)
-
-
-def _fails_with(result, text):
-    assert not result.passed, result
-    assert not result.pending, result
-    assert text in result.message, result.message
+from checking import fails_with as _fails_with
 
 
 # ---- a hook that records gates --------------------------------------------------------------

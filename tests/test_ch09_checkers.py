@@ -5,17 +5,7 @@ from __future__ import annotations
 import pytest
 
 from senet_lib.exercises import check_conv1x1_intensity, check_roofline, check_se_bytes
-
-
-@pytest.fixture(autouse=True)
-def _lenient(monkeypatch):
-    monkeypatch.delenv("SENET_STRICT_CHECKS", raising=False)
-
-
-def _fails_with(result, text):
-    assert not result.passed, result
-    assert not result.pending, result
-    assert text in result.message, result.message
+from checking import fails_with as _fails_with
 
 
 def se_bytes(n, c, h, w, reduction=16, fused=False):
