@@ -82,9 +82,16 @@ def _channel_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if a.is_contiguous() and b.is_contiguous():
         # (N*C, 1, HW) @ (N*C, HW, 1) -> (N*C, 1, 1): no product tensor is stored
         return torch.bmm(a.reshape(n * c, 1, h * w), b.reshape(n * c, h * w, 1)).view(n, c)
-    # channels_last or strided: the channels of one pixel are adjacent, so the
-    # elementwise product and a reduction over H, W is the fast way here
-    return (a * b).sum(dim=(2, 3))
+    # channels_last or strided: multiply and reduce a few rows at a time, so that the
+    # product lives in a small cache-sized buffer instead of a full (N, C, H, W) tensor
+    rows = max(1, _DOT_CHUNK_ELEMENTS // max(1, n * c * w))
+    out = (a[:, :, :rows] * b[:, :, :rows]).sum(dim=(2, 3))
+    for top in range(rows, h, rows):
+        out += (a[:, :, top:top + rows] * b[:, :, top:top + rows]).sum(dim=(2, 3))
+    return out
+
+
+_DOT_CHUNK_ELEMENTS = 1 << 18  # 1 MiB of float32 per chunk of the product
 
 
 def _tracks_grad(*tensors: torch.Tensor) -> bool:

@@ -279,3 +279,17 @@ def test_properties(n, c, h, w, r, seed):
     assert bool((y.abs() <= x.abs() + 1e-6).all())
     # squeeze is the per-channel mean
     torch.testing.assert_close(squeeze(x), x.mean(dim=(2, 3)))
+
+
+def test_channels_last_gate_gradient_in_chunks(monkeypatch):
+    """The channels_last gate gradient is summed a few rows at a time; the chunks add up."""
+    import senet_lib.block as block_module
+
+    monkeypatch.setattr(block_module, "_DOT_CHUNK_ELEMENTS", 50)  # forces 1-2 rows per chunk
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 7, 5, dtype=torch.float64).to(memory_format=torch.channels_last)
+    s = torch.rand(2, 6, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(2, 6, 7, 5, dtype=torch.float64).to(memory_format=torch.channels_last)
+    scale(x, s).backward(g)
+    torch.testing.assert_close(s.grad, (g * x).sum(dim=(2, 3)))
+    assert torch.autograd.gradcheck(scale, (x.detach().requires_grad_(), s.detach().requires_grad_()))

@@ -29,7 +29,7 @@ import torch
 
 from .blocks import QUICK_SHAPES, STAGE_SHAPES, bench_block, bench_pieces, probe_ceilings
 from .models import MODEL_NAMES, bench_models
-from .timing import machine
+from .timing import keep_freed_memory, machine
 from .traffic import SE_RESNET50_STAGES, implied_bandwidth, se_network_bytes
 
 __all__ = ["main", "run_full", "targets", "PAPER"]
@@ -116,7 +116,7 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
     """
     say = progress or (lambda msg: None)
     shapes = QUICK_SHAPES if quick else STAGE_SHAPES
-    batch, rounds = (2, 3) if quick else (8, 15)
+    batch, rounds = (2, 3) if quick else (8, 21)
     size = 32 if quick else 224
     big = 2 if quick else 32
     t0 = time.perf_counter()
@@ -265,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (smoke run)")
     for s in (b, pc, m, sub.choices["traffic"], f):
         s.add_argument("--out", help="write the results as JSON here")
+        s.add_argument("--os-allocator", action="store_true",
+                       help="leave glibc's default of returning large freed blocks to the OS "
+                            "(page faults on every large allocation; noisier)")
     args = p.parse_args(argv)
+    allocator = "system default (--os-allocator)" if args.os_allocator else (
+        "freed memory kept in the process" if keep_freed_memory() else "system default")
     if getattr(args, "threads", None) is not None:
         if args.threads < 1:
             p.error(f"--threads must be >= 1, got {args.threads}")
@@ -300,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         results["targets"] = targets(results)
     else:
         results = {"traffic": _traffic([])}
+    results["allocator"] = allocator
     print(format_results(results))
+    print(f"allocator: {allocator}")
     if args.out:
         _write(args.out, results, argv)
     return 0

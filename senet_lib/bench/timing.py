@@ -20,7 +20,7 @@ from .. import __version__
 __all__ = ["interleaved", "device_sync", "summarize", "first_call_seconds", "machine"]
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 2,
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 5,
                 sync: Callable[[], object] | None = None) -> dict[str, list[float]]:
     """Time each callable once per round, in turn, for ``rounds`` rounds; seconds per call.
 
@@ -87,6 +87,32 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory in the process instead of returning it to the OS.
+
+    By default glibc serves large blocks (tens of MB, like the 8x256x56x56 feature maps)
+    with fresh ``mmap`` calls and unmaps them when freed, so every allocation pays page
+    faults, and how many depends on the allocator's history. That made the largest shape's
+    times jump by 2-4x between runs. With this, freed blocks are reused (the steady state
+    PyTorch's CUDA caching allocator gives on GPUs), and all contenders are timed on the same
+    footing. Returns False where it cannot be done (not glibc); the benchmark then runs with
+    the system's default and says so in its results.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if platform.system() != "Linux" or not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(
+            libc.mallopt(m_trim_threshold, (1 << 31) - 1))
+    except (OSError, AttributeError):
+        return False
 
 
 def machine() -> dict[str, object]:
