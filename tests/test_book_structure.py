@@ -6,23 +6,10 @@ import re
 from pathlib import Path
 
 import yaml
+from book_toc import toc_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SUFFIXES = (".ipynb", ".md")
-
-
-def toc_entries(node) -> list[str]:
-    """Every `root:` and `file:` in `_toc.yml`, in reading order."""
-    found = []
-    if isinstance(node, dict):
-        found += [node[k] for k in ("root", "file") if isinstance(node.get(k), str)]
-        for value in node.values():
-            if isinstance(value, (dict, list)):
-                found += toc_entries(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += toc_entries(item)
-    return found
 
 
 TOC = toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text()))

@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from book_toc import toc_entries
 
 ROOT = Path(os.environ.get("SENET_BOOK_ROOT", Path(__file__).resolve().parents[2])).resolve()
 HTML = ROOT / "_build" / "html"
@@ -44,24 +45,8 @@ KNOWN_JS_ERRORS = ["Identifier 'THEBE_JS_URL' has already been declared"]
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^-{20,}\s*\n\s*\w+(Error|Exception)\b", re.M)
 
 
-def toc_files(node) -> list[str]:
-    """Every `file:` of `_toc.yml` (and its root), in reading order."""
-    found = []
-    if isinstance(node, dict):
-        for key in ("root", "file"):
-            if isinstance(node.get(key), str):
-                found.append(node[key])
-        for value in node.values():
-            if isinstance(value, (list, dict)):
-                found += toc_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += toc_files(item)
-    return found
-
-
 PAGES = list(dict.fromkeys(re.sub(r"\.(md|ipynb)$", "", f)
-                           for f in toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))))
+                           for f in toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text()))))
 
 
 def source_of(page: str) -> Path:
