@@ -159,6 +159,93 @@ def test_forward_hook_on_gate_sees_the_gates():
     torch.testing.assert_close(y, x * seen[0][:, :, None, None])
 
 
+# --- the inference path ------------------------------------------------------------------
+# Without gradients, hooks or autocast the block computes its gates with plain tensor ops
+# (SEBlock._gates_lean) instead of calling its sub-modules. Same function, checked here.
+
+
+def _module_gates(block: SEBlock, x: torch.Tensor) -> torch.Tensor:
+    """The gates computed through the sub-modules, one by one."""
+    with torch.no_grad():
+        return block.gate(block.fc2(block.relu(block.fc1(block.squeeze(x)))))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("bias1,bias2", [(False, True), (True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_inference_path_equals_the_sub_modules(n, bias1, bias2, channels_last):
+    torch.manual_seed(0)
+    block = SEBlock(32, 4, bias1=bias1, bias2=bias2).double()
+    with torch.no_grad():  # biases big enough that dropping one would show
+        for p in block.parameters():
+            p.uniform_(-1.0, 1.0)
+    x = torch.randn(n, 32, 7, 5, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    expected = _module_gates(block, x)
+    with torch.inference_mode():
+        gates, y = block.gates(x), block(x)
+    torch.testing.assert_close(gates, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(y, x * expected[:, :, None, None], rtol=1e-12, atol=1e-12)
+    assert y.is_contiguous(memory_format=torch.channels_last) == channels_last
+
+
+def test_inference_path_is_taken_without_grad_and_not_with_it(monkeypatch):
+    block = SEBlock(16, 4)
+    x = torch.randn(2, 16, 3, 3)
+    calls = []
+    monkeypatch.setattr(SEBlock, "_excite", lambda self, z: calls.append(z) or torch.ones(2, 16))
+    with torch.no_grad():
+        block(x)
+    assert calls == []  # lean: the sub-modules were not called
+    block(x)  # the weights require grad: through the sub-modules, so autograd sees them
+    assert len(calls) == 1
+    block.requires_grad_(False)
+    block(x.requires_grad_())  # the input requires grad
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("sub", ["squeeze", "fc1", "relu", "fc2", "gate"])
+@pytest.mark.parametrize("kind", ["forward", "pre"])
+def test_hooks_on_sub_modules_fire_in_inference(sub, kind):
+    block = SEBlock(16, 4)
+    x = torch.randn(1, 16, 3, 3)
+    seen = []
+    module = getattr(block, sub)
+    if kind == "forward":
+        h = module.register_forward_hook(lambda m, i, o: seen.append(o))
+    else:
+        h = module.register_forward_pre_hook(lambda m, i: seen.append(i[0]))
+    with torch.inference_mode():
+        block(x)
+        block.gates(x)
+    h.remove()
+    assert len(seen) == 2
+
+
+def test_global_module_hooks_fire_in_inference():
+    block = SEBlock(16, 4)
+    seen = []
+    h = nn.modules.module.register_module_forward_hook(lambda m, i, o: seen.append(type(m).__name__))
+    try:
+        with torch.inference_mode():
+            block(torch.randn(1, 16, 3, 3))
+    finally:
+        h.remove()
+    assert seen == ["Squeeze", "Linear", "ReLU", "Linear", "Sigmoid", "SEBlock"]
+
+
+def test_autocast_goes_through_the_sub_modules():
+    torch.manual_seed(0)
+    block = SEBlock(16, 4)
+    x = torch.randn(2, 16, 3, 3)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        gates = block.gates(x)
+        expected = block.gate(block.fc2(block.relu(block.fc1(block.squeeze(x)))))
+    assert gates.dtype == expected.dtype == torch.bfloat16
+    torch.testing.assert_close(gates, expected)
+
+
 def test_torch_compile():
     torch.manual_seed(0)
     block = SEBlock(16, 4)
