@@ -123,6 +123,39 @@ def test_interleaved_order_and_sync():
     assert bench.device_sync("cpu") is None
 
 
+def test_interleaved_shuffle_changes_the_order_between_rounds_reproducibly():
+    def run(seed):
+        calls = []
+        bench.interleaved({k: (lambda k=k: calls.append(k)) for k in "abcd"}, rounds=12, warmup=0,
+                          shuffle=seed)
+        return [tuple(calls[i:i + 4]) for i in range(0, 48, 4)]
+
+    rounds = run(0)
+    assert all(sorted(r) == list("abcd") for r in rounds)  # each contender once per round
+    assert len(set(rounds)) > 1  # the order changes
+    assert run(0) == rounds and run(1) != rounds  # seeded
+
+
+def test_paired_ratio_pairs_rounds_and_brackets_the_median():
+    # the machine is slow in odd rounds (a busy neighbour); SE is always 4 % slower than plain
+    plain = [0.100 if i % 2 else 0.150 for i in range(40)]
+    se = [t * 1.04 for t in plain]
+    p = bench.paired_ratio(se, plain)
+    assert p["median"] == pytest.approx(1.04) and p["low"] == pytest.approx(1.04)
+    assert p["rounds"] == 40
+    # 50 rounds: the interval is the 19th to the 32nd of the sorted ratios (binomial ranks)
+    ratios = [1.0 + 0.01 * ((7 * i) % 11) for i in range(50)]
+    noisy = bench.paired_ratio(ratios, [1.0] * 50)
+    ranked = sorted(ratios)
+    assert noisy["median"] == pytest.approx((ranked[24] + ranked[25]) / 2)
+    assert (noisy["low"], noisy["high"]) == (ranked[18], ranked[31])
+    assert noisy["low"] < noisy["median"] < noisy["high"]
+    few = bench.paired_ratio([2.0, 3.0, 1.0], [1.0, 1.0, 1.0])
+    assert (few["low"], few["median"], few["high"]) == (1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match="equal length"):
+        bench.paired_ratio([1.0], [1.0, 2.0])
+
+
 def test_summarize_medians_and_spread():
     med, iqr = bench.summarize({"a": [0.001, 0.003, 0.002], "b": [0.001] * 5})
     assert med["a"] == pytest.approx(2.0) and iqr["a"] == pytest.approx(2.0)
@@ -137,13 +170,17 @@ def test_targets_are_read_from_results():
                   {"mode": "forward", "compiled": False, "memory_format": "contiguous",
                    "rows": [{"ratio_vs_best_of_timm_torchvision": 5.0}]}],
         "models": [{"batch": 1, "compiled": False, "memory_format": "contiguous",
-                    "ratios": {"senet_lib_fused": 1.02, "timm": 1.06}},
+                    "ratios": {"senet_lib_fused": 1.02, "timm": 1.06},
+                    "ratio_ci95": {"senet_lib_fused": [1.01, 1.04], "timm": [1.05, 1.07]}},
                    {"batch": 32, "compiled": False, "memory_format": "contiguous",
                     "ratios": {"senet_lib_fused": 9.0}}],
     }
     block, model = bench.targets(results)
     assert block["value"] == 1.1 and not block["met"] and block["per_shape"] == [0.9, 1.1]
     assert model["value"] == 1.02 and model["met"] and model["beside"] == {"timm": 1.06}
+    assert model["ci95"] == [1.01, 1.04] and not model["decided"]  # the interval straddles 1.03
+    results["models"][0]["ratio_ci95"]["senet_lib_fused"] = [1.01, 1.025]
+    assert bench.targets(results)[1]["decided"]
 
 
 def test_machine_describes_the_run():

@@ -10,7 +10,7 @@ Run it as a command (it measures; tests never assert a speed)::
 
 Modules, one concern each:
 
-* :mod:`~senet_lib.bench.timing`: interleaved rounds, medians, the machine description;
+* :mod:`~senet_lib.bench.timing`: interleaved rounds, medians, paired ratios, the machine;
 * :mod:`~senet_lib.bench.traffic`: bytes and FLOPs of SE blocks (no timing at all);
 * :mod:`~senet_lib.bench.blocks`: the SE block against timm, torchvision and the classic
   sequence; its pieces alone; the machine's bandwidth and matmul ceilings;
@@ -22,7 +22,8 @@ from .blocks import (QUICK_SHAPES, STAGE_SHAPES, ClassicSE, bench_block, bench_p
                      block_contenders, probe_ceilings)
 from .cli import PAPER, format_results, main, run_full, targets  # noqa: F401
 from .models import MODEL_NAMES, PAIRS, bench_models, check_fused, model_contenders  # noqa: F401
-from .timing import device_sync, first_call_seconds, interleaved, machine, summarize  # noqa: F401
+from .timing import (device_sync, first_call_seconds, interleaved, machine,  # noqa: F401
+                     paired_ratio, summarize)
 from .traffic import (SE_RESNET50_STAGES, OpCost, conv_cost, implied_bandwidth,  # noqa: F401
                       se_block_bytes, se_block_flops, se_network_bytes)
 from . import traffic  # noqa: F401

@@ -121,7 +121,7 @@ def bench_block(
 
         fns = {k: step(m) for k, m in mods.items()}
         compile_s = {k: first_call_seconds(fn) for k, fn in fns.items()} if compiled else None
-        med, iqr = summarize(interleaved(fns, rounds, sync=sync))
+        med, iqr = summarize(interleaved(fns, rounds, sync=sync, shuffle=0))
         rivals = [med[k] for k in RIVALS if k in med]
         row = {
             "shape": [batch, channels, size, size],
@@ -201,7 +201,7 @@ def bench_pieces(
             "conv3x3": lambda: F.conv2d(inner, k3, padding=1),
         }
         with torch.no_grad():
-            med, iqr = summarize(interleaved(fns, rounds, sync=sync))
+            med, iqr = summarize(interleaved(fns, rounds, sync=sync, shuffle=0))
         costs = _piece_costs(batch, channels, size, hidden)
         rows.append({
             "shape": [batch, channels, size, size],

@@ -14,7 +14,7 @@ import torchvision
 from torch import nn
 
 from ..networks import se_resnet50
-from .timing import device_sync, first_call_seconds, interleaved, summarize
+from .timing import device_sync, first_call_seconds, interleaved, paired_ratio, summarize
 
 __all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "check_fused", "bench_models"]
 
@@ -81,10 +81,13 @@ def bench_models(
 ) -> dict:
     """Time the models on ``(batch, 3, size, size)`` inputs on ``device``, interleaved; one dict.
 
-    Returns ``batch``, ``size``, ``compiled``, ``memory_format``, ``median_ms`` and ``iqr_ms``
-    per model, ``images_per_s`` (``batch / median``), ``ratios`` (SE model over its plain twin
-    for each pair of :data:`PAIRS` that ran), ``fused_max_abs_diff`` when both library SE models
-    ran, and ``compile_s`` per model when ``compiled``.
+    Each round runs the models in a new random order (seeded). Returns ``batch``, ``size``,
+    ``compiled``, ``memory_format``, ``median_ms`` and ``iqr_ms`` per model, ``images_per_s``
+    (``batch / median``), ``ratios``: for each pair of :data:`PAIRS` that ran, the median over
+    rounds of SE model / plain twin timed in the same round, ``ratio_ci95``: its 95 % interval
+    ``[low, high]`` (see :func:`~senet_lib.bench.timing.paired_ratio`), ``ratio_of_medians``,
+    ``fused_max_abs_diff`` when both library SE models ran, and ``compile_s`` per model when
+    ``compiled``.
     """
     models = {k: m.to(device) for k, m in model_contenders(names).items()}
     torch.manual_seed(1)
@@ -112,12 +115,16 @@ def bench_models(
     fns = {k: step(m) for k, m in models.items()}
     if compiled:
         result["compile_s"] = {k: first_call_seconds(fn) for k, fn in fns.items()}
-    med, iqr = summarize(interleaved(fns, rounds, warmup=warmup, sync=device_sync(device)))
+    times = interleaved(fns, rounds, warmup=warmup, sync=device_sync(device), shuffle=0)
+    med, iqr = summarize(times)
     result["median_ms"] = med
     result["iqr_ms"] = iqr
     result["images_per_s"] = {k: batch / (v * 1e-3) for k, v in med.items()}
-    result["ratios"] = {pair: med[se] / med[plain] for pair, (se, plain) in PAIRS.items()
-                        if se in med and plain in med}
+    pairs = {pair: (se, plain) for pair, (se, plain) in PAIRS.items() if se in med and plain in med}
+    paired = {pair: paired_ratio(times[se], times[plain]) for pair, (se, plain) in pairs.items()}
+    result["ratios"] = {pair: p["median"] for pair, p in paired.items()}
+    result["ratio_ci95"] = {pair: [p["low"], p["high"]] for pair, p in paired.items()}
+    result["ratio_of_medians"] = {pair: med[se] / med[plain] for pair, (se, plain) in pairs.items()}
     if compiled:
         torch._dynamo.reset()
     return result

@@ -7,26 +7,32 @@ asserts a speed; tests only check that the numbers exist.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
+import random
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
 from .. import __version__
 
-__all__ = ["interleaved", "device_sync", "summarize", "first_call_seconds", "machine"]
+__all__ = ["interleaved", "paired_ratio", "device_sync", "summarize", "first_call_seconds", "machine"]
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 5,
-                sync: Callable[[], object] | None = None) -> dict[str, list[float]]:
+                sync: Callable[[], object] | None = None,
+                shuffle: int | None = None) -> dict[str, list[float]]:
     """Time each callable once per round, in turn, for ``rounds`` rounds; seconds per call.
 
     ``warmup`` untimed rounds come first (caches, allocator, lazy initialisation). ``sync``
     (e.g. ``torch.cuda.synchronize``) is called before starting and before stopping each clock,
-    so that asynchronous devices are timed to the end of their work.
+    so that asynchronous devices are timed to the end of their work. ``shuffle``: a seed; each
+    timed round then runs the callables in a new random order, so that no contender always
+    follows the same one (whose leftovers in the caches it would inherit). The i-th time of
+    every contender comes from the same round, which is what :func:`paired_ratio` pairs up.
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
@@ -39,14 +45,42 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int =
             fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
     wait = sync or (lambda: None)
+    order = list(fns)
+    rng = random.Random(shuffle)
     for _ in range(rounds):
-        for name, fn in fns.items():
+        if shuffle is not None:
+            rng.shuffle(order)
+        for name in order:
+            fn = fns[name]
             wait()
             t0 = time.perf_counter()
             fn()
             wait()
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+def paired_ratio(num: Sequence[float], den: Sequence[float]) -> dict[str, float]:
+    """The median over rounds of ``num[i] / den[i]``, with a 95 % confidence interval.
+
+    Two contenders timed in the same round saw the same machine; their ratio round by round
+    cancels the slow drifts of a shared machine that a ratio of two separate medians keeps.
+    The interval is the distribution-free one for a median (order statistics of the ratios,
+    binomial ranks), so it makes no assumption about how the noise is shaped; with fewer
+    than 6 rounds it is the full range. Returns ``median``, ``low``, ``high``, ``rounds``.
+    """
+    if len(num) != len(den) or not num:
+        raise ValueError(f"num and den must be non-empty and of equal length, got {len(num)} "
+                         f"and {len(den)} times")
+    ratios = sorted(a / b for a, b in zip(num, den))
+    n = len(ratios)
+    if n < 6:
+        lo, hi = 0, n - 1
+    else:
+        half = 1.96 * math.sqrt(n) / 2
+        lo = max(0, math.floor(n / 2 - half))
+        hi = min(n - 1, math.ceil(n / 2 + half) - 1)
+    return {"median": statistics.median(ratios), "low": ratios[lo], "high": ratios[hi], "rounds": n}
 
 
 def device_sync(device: torch.device | str) -> Callable[[], object] | None:
