@@ -214,7 +214,7 @@ class SEBlock(nn.Module):
             return False
         if _global_hooks():
             return False
-        for m in (self.squeeze, self.fc1, self.relu, self.fc2, self.gate):
+        for m in self._modules.values():  # squeeze, fc1, relu, fc2, gate
             if m._forward_hooks or m._forward_pre_hooks:
                 return False
         return not torch.is_autocast_enabled(x.device.type)

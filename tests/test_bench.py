@@ -57,7 +57,12 @@ def test_full_benchmark_smoke(tmp_path, capsys, one_thread):
     assert data["ceilings"]["bandwidth_GBps"] > 0 and data["ceilings"]["matmul_GFLOPs"] > 0
     first = data["models"][0]
     assert set(first["ratios"]) >= {"senet_lib_fused", "senet_lib_unfused"}
+    assert set(first["ratio_ci95"]) == set(first["ratios"])
+    for pair, (low, high) in first["ratio_ci95"].items():
+        assert low <= first["ratios"][pair] <= high
     assert first["fused_max_abs_diff"] < 1e-3  # the fused path computes the same function
+    gates = data["gates_in_network"]
+    assert len(gates["blocks"]) == 16 and gates["in_place_ms"] > 0 and gates["again_ms"] > 0
     names = [t["name"] for t in data["targets"]]
     assert any("SEBlock" in n for n in names) and any("batch-1" in n for n in names)
     assert data["traffic"]["unfused"]["per_image"] > data["traffic"]["fused"]["per_image"]
@@ -103,6 +108,38 @@ def test_model_contenders_share_weights_and_fused_matches():
     assert bench.check_fused(models["se_resnet50_fused"], models["se_resnet50_unfused"], x) < 1e-4
     with pytest.raises(ValueError, match="unknown models"):
         bench.model_contenders(("resnet51",))
+
+
+def test_gate_times_in_network_times_every_fused_block_and_leaves_the_model_as_it_was():
+    from senet_lib.networks import se_resnet50
+
+    torch.manual_seed(0)
+    model = se_resnet50().eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.inference_mode():
+        before = model(x)
+    res = bench.gate_times_in_network(model, x, rounds=2, warmup=1)
+    names = [b["name"] for b in res["blocks"]]
+    assert names[0] == "layer1.0.se" and names[-1] == "layer4.2.se" and len(names) == 16
+    assert [b["channels"] for b in res["blocks"][:3]] == [256] * 3
+    assert all(b["in_place_us"] > 0 and b["again_us"] > 0 for b in res["blocks"])
+    assert res["in_place_ms"] == pytest.approx(sum(b["in_place_us"] for b in res["blocks"]) / 1e3)
+    assert "gates" not in vars(model.layer1[0].se)  # the timing wrapper is gone
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), before)
+
+
+def test_gate_times_in_network_rejects_models_it_cannot_time():
+    import torchvision
+    from senet_lib.networks import se_resnet50
+
+    with pytest.raises(ValueError, match="no SEBlock"):
+        bench.gate_times_in_network(torchvision.models.resnet18(), torch.randn(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="fused=True"):
+        bench.gate_times_in_network(se_resnet50(fused=False).eval(), torch.randn(1, 3, 32, 32),
+                                    rounds=1, warmup=0)
+    with pytest.raises(ValueError, match="on the CPU"):
+        bench.gate_times_in_network(se_resnet50(), torch.zeros(1, 3, 32, 32, device="meta"))
 
 
 def test_interleaved_rejects_bad_rounds():

@@ -21,7 +21,8 @@ Modules, one concern each:
 from .blocks import (QUICK_SHAPES, STAGE_SHAPES, ClassicSE, bench_block, bench_pieces,  # noqa: F401
                      block_contenders, probe_ceilings)
 from .cli import PAPER, format_results, main, run_full, targets  # noqa: F401
-from .models import MODEL_NAMES, PAIRS, bench_models, check_fused, model_contenders  # noqa: F401
+from .models import (MODEL_NAMES, PAIRS, bench_models, check_fused,  # noqa: F401
+                     gate_times_in_network, model_contenders)
 from .timing import (device_sync, first_call_seconds, interleaved, machine,  # noqa: F401
                      paired_ratio, summarize)
 from .traffic import (SE_RESNET50_STAGES, OpCost, conv_cost, implied_bandwidth,  # noqa: F401

@@ -14,6 +14,8 @@ The JSON file holds ``command``, ``date``, ``machine`` and ``settings``, then on
 * ``models``: ResNet-50 against SE-ResNet-50 per (batch, eager / compiled, memory format),
   with ``ratios`` (median over rounds of the per-round ratio), their ``ratio_ci95`` and
   ``fused_max_abs_diff`` (the fused path checked against the unfused one);
+* ``gates_in_network``: each SE block's excitation timed where SE-ResNet-50 computes it, and
+  again right after (see :func:`~senet_lib.bench.models.gate_times_in_network`);
 * ``traffic``: bytes per image of SE-ResNet-50's SE blocks, and the bandwidth the measured extra
   time implies; ``paper``: the paper's figures; ``targets``: the library's targets, met or not.
 """
@@ -29,9 +31,10 @@ import time
 import torch
 
 from .blocks import QUICK_SHAPES, STAGE_SHAPES, bench_block, bench_pieces, probe_ceilings
-from .models import MODEL_NAMES, bench_models
+from .models import MODEL_NAMES, bench_models, gate_times_in_network
 from .timing import keep_freed_memory, machine
 from .traffic import SE_RESNET50_STAGES, implied_bandwidth, se_network_bytes
+from ..networks import se_resnet50
 
 __all__ = ["main", "run_full", "targets", "PAPER"]
 
@@ -154,6 +157,12 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
     # rounds that the 95 % interval of the paired ratio is about +-1 %
     models.append(bench_models(1, size, rounds=2 if quick else 80, warmup=1 if quick else 3,
                                device=device))
+    if torch.device(device).type == "cpu":
+        say("SE gates inside the network, batch 1")
+        torch.manual_seed(0)
+        results["gates_in_network"] = gate_times_in_network(
+            se_resnet50().eval(), torch.randn(1, 3, size, size), rounds=2 if quick else 20,
+            warmup=1 if quick else 3)
     say("models, batch 1, eager, channels_last")
     models.append(bench_models(1, size, rounds=2 if quick else 30, channels_last=True, warmup=1,
                                names=("resnet50", "se_resnet50_fused"), device=device))
@@ -214,6 +223,11 @@ def format_results(results: dict) -> str:
             out.append(f"  ratio {k:>17}: {v:.3f}{band}")
         if "fused_max_abs_diff" in res:
             out.append(f"  fused vs unfused outputs: max |diff| = {res['fused_max_abs_diff']:.2e}")
+    if "gates_in_network" in results:
+        g = results["gates_in_network"]
+        out.append(f"\nSE gates of SE-ResNet-50 (fused, batch 1), per forward pass: "
+                   f"{g['in_place_ms']:.2f} ms where the network computes them, "
+                   f"{g['again_ms']:.2f} ms computed again at once (warm caches)")
     if "traffic" in results:
         t = results["traffic"]
         out.append(f"\nSE blocks of SE-ResNet-50, bytes per image (fp32): unfused "

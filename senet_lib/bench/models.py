@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import statistics
+import time
+
 import torch
 import torchvision
 from torch import nn
 
+from ..block import SEBlock
 from ..networks import se_resnet50
 from .timing import device_sync, first_call_seconds, interleaved, paired_ratio, summarize
 
-__all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "check_fused", "bench_models"]
+__all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "check_fused", "bench_models",
+           "gate_times_in_network"]
 
 #: Every contender :func:`model_contenders` knows.
 MODEL_NAMES = ("resnet50", "se_resnet50_fused", "se_resnet50_unfused", "timm_resnet50", "timm_seresnet50")
@@ -128,3 +133,65 @@ def bench_models(
     if compiled:
         torch._dynamo.reset()
     return result
+
+
+def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
+                          warmup: int = 2) -> dict:
+    """How long each SE block's excitation takes inside the network, and right after, again.
+
+    For every :class:`~senet_lib.SEBlock` of ``model`` whose gates the network computes with
+    ``se.gates`` (the fused SE-ResNet blocks), each call is timed where the network makes it,
+    after the convolutions have filled the caches with their own data ("in_place"), then made
+    once more at once on the same input, with the block's weights and code still cached
+    ("again"). The network's output is unchanged (the first result is the one used). CPU only:
+    the clock is read around each call.
+
+    Returns ``blocks``: one dict per block (``name``, ``channels``, ``size``, ``in_place_us``,
+    ``again_us``, medians over ``rounds`` forward passes), and the totals ``in_place_ms``,
+    ``again_ms`` over the blocks, per forward pass.
+    """
+    if torch.device(x.device).type != "cpu":
+        raise ValueError(f"x must be on the CPU (the clock is read around each call), got {x.device}")
+    ses = [(name, m) for name, m in model.named_modules() if isinstance(m, SEBlock)]
+    if not ses:
+        raise ValueError("model has no SEBlock: nothing to time")
+    seen: dict[str, list[tuple[float, float, tuple]]] = {name: [] for name, _ in ses}
+
+    def timed(name: str, se: SEBlock):
+        original = se.gates
+
+        def gates(inp: torch.Tensor) -> torch.Tensor:
+            t0 = time.perf_counter()
+            out = original(inp)
+            t1 = time.perf_counter()
+            original(inp)
+            seen[name].append((t1 - t0, time.perf_counter() - t1, tuple(inp.shape[1:])))
+            return out
+        return gates
+
+    for name, se in ses:
+        se.gates = timed(name, se)  # an instance attribute shadows the method
+    try:
+        with torch.inference_mode():
+            for _ in range(warmup):
+                model(x)
+            for name in seen:
+                seen[name].clear()
+            for _ in range(rounds):
+                model(x)
+    finally:
+        for _, se in ses:
+            del se.gates
+    blocks = []
+    for name, se in ses:
+        if not seen[name]:
+            continue  # computed through se(...) (unfused), not se.gates
+        c, h, w = seen[name][0][2]
+        blocks.append({"name": name, "channels": c, "size": [h, w],
+                       "in_place_us": statistics.median(t[0] for t in seen[name]) * 1e6,
+                       "again_us": statistics.median(t[1] for t in seen[name]) * 1e6})
+    if not blocks:
+        raise ValueError("model never called se.gates: use a fused SE-ResNet (fused=True)")
+    return {"rounds": rounds, "blocks": blocks,
+            "in_place_ms": sum(b["in_place_us"] for b in blocks) / 1e3,
+            "again_ms": sum(b["again_us"] for b in blocks) / 1e3}
