@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from senet_lib.exercises import check_conv1x1_intensity, check_roofline, check_se_bytes
+import statistics
+
+from senet_lib.exercises import (check_conv1x1_intensity, check_paired_ratio, check_roofline,
+                                check_se_bytes)
 from checking import fails_with as _fails_with
 
 
@@ -85,3 +88,26 @@ def test_stub_is_pending_not_failed():
     for check in (check_se_bytes, check_conv1x1_intensity, check_roofline):
         r = check(stub)
         assert not r.passed and r.pending
+
+
+def paired(se, plain):
+    return statistics.median(a / b for a, b in zip(se, plain))
+
+
+def test_paired_ratio_passes():
+    assert check_paired_ratio(paired).passed
+    from senet_lib.bench import paired_ratio
+    assert check_paired_ratio(lambda se, plain: paired_ratio(se, plain)["median"]).passed
+
+
+@pytest.mark.parametrize("wrong,text", [
+    (lambda se, plain: statistics.median(se) / statistics.median(plain), "divided the two medians"),
+    (lambda se, plain: statistics.fmean(a / b for a, b in zip(se, plain)), "mean of the ratios"),
+    (lambda se, plain: 1 / paired(se, plain), "upside down"),
+    (lambda se, plain: sorted(a / b for a, b in zip(se, plain))[len(se) // 2], "two middle"),
+    (lambda se, plain: paired(sorted(se), sorted(plain)), "breaks the pairs"),
+    (lambda se, plain: 1.0, "median of the per-round ratios"),
+    (lambda se, plain: [1.0], "should be a number"),
+])
+def test_paired_ratio_rejects(wrong, text):
+    _fails_with(check_paired_ratio(wrong), text)

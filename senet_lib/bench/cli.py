@@ -168,11 +168,11 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
                                names=("resnet50", "se_resnet50_fused"), device=device))
     say(f"models, batch {big}, eager")
     # throughput: the library's pair only (timm's pair is timed at batch 1), to stay within budget
-    models.append(bench_models(big, size, rounds=2 if quick else 5, warmup=1,
+    models.append(bench_models(big, size, rounds=2 if quick else 9, warmup=1,
                                names=("resnet50", "se_resnet50_fused", "se_resnet50_unfused"),
                                device=device))
     if compile:
-        for b, r in ((1, 3 if quick else 30), (big, 3)):
+        for b, r in ((1, 3 if quick else 30), (big, 3 if quick else 7)):
             say(f"models, batch {b}, compiled")
             # the first (compiling) call is the warm-up for the graph; one more warms the caches
             models.append(bench_models(b, size, rounds=r, compiled=True, warmup=1,

@@ -91,6 +91,7 @@ def bench_models(
     (``batch / median``), ``ratios``: for each pair of :data:`PAIRS` that ran, the median over
     rounds of SE model / plain twin timed in the same round, ``ratio_ci95``: its 95 % interval
     ``[low, high]`` (see :func:`~senet_lib.bench.timing.paired_ratio`), ``ratio_of_medians``,
+    ``times_ms``: every model's time in every round (the i-th entries come from the same round),
     ``fused_max_abs_diff`` when both library SE models ran, and ``compile_s`` per model when
     ``compiled``.
     """
@@ -130,6 +131,7 @@ def bench_models(
     result["ratios"] = {pair: p["median"] for pair, p in paired.items()}
     result["ratio_ci95"] = {pair: [p["low"], p["high"]] for pair, p in paired.items()}
     result["ratio_of_medians"] = {pair: med[se] / med[plain] for pair, (se, plain) in pairs.items()}
+    result["times_ms"] = {k: [t * 1e3 for t in ts] for k, ts in times.items()}  # round by round
     if compiled:
         torch._dynamo.reset()
     return result

@@ -1,14 +1,15 @@
-"""Checkers for chapter 9, the cost of SE: bytes, arithmetic intensity, the roofline."""
+"""Checkers for chapter 9, the cost of SE: bytes, arithmetic intensity, the roofline, paired ratios."""
 
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Callable
 
 from ..bench.traffic import conv_cost, se_block_bytes
 from ._core import Hint, call, checker
 
-__all__ = ["check_se_bytes", "check_conv1x1_intensity", "check_roofline"]
+__all__ = ["check_se_bytes", "check_conv1x1_intensity", "check_roofline", "check_paired_ratio"]
 
 
 def _number(out: object, what: str) -> float:
@@ -132,3 +133,48 @@ def check_roofline(fn: Callable[[float, float, float], float]) -> str:
             raise Hint(f"for intensity {i} FLOP/byte, bandwidth {bw} GB/s, peak {peak} GFLOP/s "
                        f"you said {g:.4g}, expected {expected:.4g} GFLOP/s.")
     return f"right on {len(_ROOF_CASES)} points on both sides of the ridge."
+
+
+#: (SE model ms, plain model ms) per round. In the first case the machine slows down round after
+#: round, and the per-round ratio varies with it, so the ratio of the two medians (160 / 150)
+#: is not the median of the ratios (1.05). The second has an even number of rounds and one
+#: round where only the SE model was hit by a burst of other work. In the third the machine is
+#: slow in rounds 2 and 4 and SE alone is hit in round 3, so sorting the two lists separately
+#: pairs the wrong rounds (1.05 instead of 1.04).
+_PAIRED_CASES = [
+    ([104.0, 104.0, 160.0, 158.0, 210.0], [100.0, 100.0, 150.0, 150.0, 200.0]),
+    ([83.0, 81.6, 250.0, 82.4, 84.0, 85.2], [80.0, 80.0, 80.0, 80.0, 80.0, 80.0]),
+    ([93.6, 122.4, 110.5, 126.0, 86.7], [90.0, 120.0, 85.0, 120.0, 85.0]),
+]
+
+
+@checker("Paired ratios")
+def check_paired_ratio(fn: Callable[[list, list], float]) -> str:
+    """``fn(se_ms, plain_ms)`` must return the median over rounds of ``se_ms[i] / plain_ms[i]``
+    (two lists of per-round times, the i-th of each from the same round)."""
+    for se, plain in _PAIRED_CASES:
+        ratios = [a / b for a, b in zip(se, plain)]
+        expected = statistics.median(ratios)
+        got = _number(call(fn, list(se), list(plain)), "your ratio")
+        if _same(got, expected):
+            continue
+        case = f"for SE times {se} and plain times {plain}"
+        if _same(got, statistics.median(se) / statistics.median(plain)):
+            raise Hint(f"{case} you divided the two medians. Pair the rounds: divide round by "
+                       "round (times from the same round saw the same machine), then take the "
+                       "median of those ratios.")
+        if _same(got, statistics.fmean(ratios)):
+            raise Hint(f"{case} you took the mean of the ratios; one round hit by other work "
+                       "pulls a mean, not a median.")
+        if _same(got, 1 / expected) or _same(got, statistics.median(b / a for a, b in zip(se, plain))):
+            raise Hint(f"{case} your ratio is upside down: SE model over plain model.")
+        ordered = sorted(ratios)
+        if len(ordered) % 2 == 0 and (_same(got, ordered[len(ordered) // 2])
+                                      or _same(got, ordered[len(ordered) // 2 - 1])):
+            raise Hint(f"{case} with an even number of rounds the median is the mean of the "
+                       "two middle ratios.")
+        if _same(got, statistics.median(a / b for a, b in zip(sorted(se), sorted(plain)))):
+            raise Hint(f"{case} sorting each list on its own breaks the pairs: the i-th times of "
+                       "the two lists must stay together.")
+        raise Hint(f"{case} you said {got:.5g}, the median of the per-round ratios is {expected:.5g}.")
+    return f"right on {len(_PAIRED_CASES)} runs, including drift, an even count and an outlier."
