@@ -103,7 +103,10 @@ def squeeze(x: torch.Tensor) -> torch.Tensor:
     if _tracks_grad(x):
         return _Squeeze.apply(x)
     # inference: plain ops, no autograd.Function call overhead; on CPU a sum and one
-    # division of the (N, C) result is faster than mean() over two dimensions
+    # division of the (N, C) result is faster than mean() over two dimensions. Not in float16,
+    # where the sum of a large map overflows (65504) although its mean does not.
+    if x.dtype not in (torch.float32, torch.float64):
+        return x.mean(dim=(2, 3))
     return x.sum(dim=(2, 3)).div_(x.shape[2] * x.shape[3])
 
 
@@ -228,8 +231,11 @@ class SEBlock(nn.Module):
         matrix-vector products, which read each weight once, in order.
         """
         n, c, h, w = x.shape
-        z = x.sum(dim=(2, 3))  # (N, C): H * W times the mean
-        inv = 1.0 / (h * w)
+        if x.dtype in (torch.float32, torch.float64):
+            z = x.sum(dim=(2, 3))  # (N, C): H * W times the mean
+            inv = 1.0 / (h * w)
+        else:  # float16 would overflow (at 65504) where the mean does not: divide first
+            z, inv = x.mean(dim=(2, 3)), 1.0
         w1, b1, w2, b2 = self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias
         if n == 1:
             z = z.view(c)

@@ -190,6 +190,20 @@ def test_inference_path_equals_the_sub_modules(n, bias1, bias2, channels_last):
     assert y.is_contiguous(memory_format=torch.channels_last) == channels_last
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_inference_path_in_half_precision_does_not_overflow(dtype):
+    # the sum of a 56 x 56 map of 40s is 125,440: beyond float16's largest number (65,504)
+    block = SEBlock(8, 2).to(dtype)
+    x = torch.full((1, 8, 56, 56), 40.0, dtype=dtype)
+    expected = _module_gates(block, x)
+    with torch.inference_mode():
+        gates = block.gates(x)
+    assert torch.isfinite(gates).all() and gates.dtype == dtype
+    torch.testing.assert_close(gates, expected)
+    with torch.no_grad():
+        torch.testing.assert_close(squeeze(x), torch.full((1, 8), 40.0, dtype=dtype))
+
+
 def test_inference_path_is_taken_without_grad_and_not_with_it(monkeypatch):
     block = SEBlock(16, 4)
     x = torch.randn(2, 16, 3, 3)
