@@ -279,6 +279,18 @@ def test_torch_export():
     torch.testing.assert_close(exported.module()(x), block(x))
 
 
+def test_torch_export_for_inference_with_a_dynamic_batch():
+    # exported under no_grad, the inference path is traced; one graph serves every batch size
+    torch.manual_seed(0)
+    block = SEBlock(16, 4).eval()
+    with torch.no_grad():
+        exported = torch.export.export(block, (torch.randn(3, 16, 5, 5),),
+                                       dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+        for n in (1, 3, 5):
+            x = torch.randn(n, 16, 5, 5)
+            torch.testing.assert_close(exported.module()(x), block(x))
+
+
 # --- hidden width -----------------------------------------------------------------------
 
 def test_classic_demo_c3_r16_is_not_zero_width():
