@@ -138,6 +138,10 @@ def test_gate_times_in_network_rejects_models_it_cannot_time():
     with pytest.raises(ValueError, match="fused=True"):
         bench.gate_times_in_network(se_resnet50(fused=False).eval(), torch.randn(1, 3, 32, 32),
                                     rounds=1, warmup=0)
+    with pytest.raises(ValueError, match="rounds must be an int >= 1, got 0"):
+        bench.gate_times_in_network(se_resnet50(), torch.randn(1, 3, 32, 32), rounds=0)
+    with pytest.raises(ValueError, match="warmup must be an int >= 0, got -1"):
+        bench.gate_times_in_network(se_resnet50(), torch.randn(1, 3, 32, 32), warmup=-1)
     with pytest.raises(ValueError, match="on the CPU"):
         bench.gate_times_in_network(se_resnet50(), torch.zeros(1, 3, 32, 32, device="meta"))
 

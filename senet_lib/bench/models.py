@@ -7,10 +7,9 @@ fp32, run under ``torch.inference_mode()``.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import statistics
 import time
+from typing import Sequence
 
 import torch
 import torchvision
@@ -152,6 +151,10 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
     ``again_us``, medians over ``rounds`` forward passes), and the totals ``in_place_ms``,
     ``again_ms`` over the blocks, per forward pass.
     """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
     if torch.device(x.device).type != "cpu":
         raise ValueError(f"x must be on the CPU (the clock is read around each call), got {x.device}")
     ses = [(name, m) for name, m in model.named_modules() if isinstance(m, SEBlock)]
