@@ -25,6 +25,13 @@ def positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def boolean(name: str, value: object) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``, else raise (``1`` or ``"yes"`` are slips)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+    return value
+
+
 def feature_map(name: str, x: object, channels: int | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating-point ``(N, C, H, W)`` tensor with ``C == channels``."""
     if not isinstance(x, torch.Tensor):

@@ -682,8 +682,7 @@ def timm_legacy_seresnet50(pretrained: bool = False) -> tuple[nn.Module, dict[st
     which is what the tests use. Returns ``(model in eval mode, {"mean", "std",
     "class_names"})`` with ImageNet's normalisation and the 1000 class descriptions.
     """
-    if not isinstance(pretrained, bool):
-        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
+    _checks.boolean("pretrained", pretrained)
     import timm
     from timm.data import ImageNetInfo
 

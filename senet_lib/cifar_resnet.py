@@ -82,8 +82,7 @@ class CifarResNet(nn.Module):
         num_classes = _checks.positive_int("num_classes", num_classes)
         width = _checks.positive_int("width", width)
         reduction = _checks.positive_int("reduction", reduction)
-        if not isinstance(se, bool):
-            raise TypeError(f"se must be True or False, got {se!r}")
+        _checks.boolean("se", se)
         self.se, self.reduction, self.width = se, reduction, width
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)

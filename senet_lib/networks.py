@@ -261,8 +261,7 @@ def add_se(
     """
     reduction = _checks.positive_int("reduction", reduction)
     position = _check_position(position)
-    if not isinstance(fused, bool):
-        raise TypeError(f"fused must be a bool, got {fused!r}")
+    _checks.boolean("fused", fused)
     se_kwargs = dict(bias1=bias1, bias2=bias2, min_hidden=min_hidden)
     SEBlock(1, reduction, **se_kwargs)  # bad SE settings fail here, before the model changes
     if isinstance(model, ResNet):

@@ -12,6 +12,7 @@ import torch
 
 from senet_lib import bench
 from senet_lib.bench import traffic
+from senet_lib.cifar_resnet import CifarResNet
 
 
 @pytest.fixture
@@ -282,3 +283,12 @@ def test_flops_intensity_and_bandwidth():
     assert traffic.implied_bandwidth(2e9, 0.5) == pytest.approx(4.0)
     with pytest.raises(ValueError, match="seconds"):
         traffic.implied_bandwidth(1.0, 0.0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: traffic.se_block_bytes(32, 8, 8, fused=1),
+    lambda: CifarResNet(1, se="yes"),
+])
+def test_flags_must_be_bools_and_the_error_says_so(call):
+    with pytest.raises(TypeError, match=r"must be a bool \(True or False\), got"):
+        call()

@@ -17,7 +17,8 @@ from torch import nn
 
 from ..block import SEBlock
 from ..networks import se_resnet50
-from .timing import device_sync, first_call_seconds, interleaved, paired_ratio, summarize
+from .timing import (check_rounds, device_sync, first_call_seconds, interleaved, paired_ratio,
+                     summarize)
 
 __all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "check_fused", "bench_models",
            "gate_times_in_network"]
@@ -151,10 +152,7 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
     ``again_us``, medians over ``rounds`` forward passes), and the totals ``in_place_ms``,
     ``again_ms`` over the blocks, per forward pass.
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    check_rounds(rounds, warmup)
     if torch.device(x.device).type != "cpu":
         raise ValueError(f"x must be on the CPU (the clock is read around each call), got {x.device}")
     ses = [(name, m) for name, m in model.named_modules() if isinstance(m, SEBlock)]

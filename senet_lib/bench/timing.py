@@ -22,6 +22,14 @@ from .. import __version__
 __all__ = ["interleaved", "paired_ratio", "device_sync", "summarize", "first_call_seconds", "machine"]
 
 
+def check_rounds(rounds: object, warmup: object) -> None:
+    """Raise unless ``rounds`` is an int >= 1 and ``warmup`` an int >= 0."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+
+
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 5,
                 sync: Callable[[], object] | None = None,
                 shuffle: int | None = None) -> dict[str, list[float]]:
@@ -34,10 +42,7 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int =
     follows the same one (whose leftovers in the caches it would inherit). The i-th time of
     every contender comes from the same round, which is what :func:`paired_ratio` pairs up.
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    check_rounds(rounds, warmup)
     if not fns:
         raise ValueError("fns is empty: give at least one callable to time")
     for _ in range(warmup):

@@ -70,8 +70,7 @@ def se_block_bytes(
     ww = _checks.positive_int("width", width)
     n = _checks.positive_int("batch", batch)
     b = _checks.positive_int("dtype_bytes", dtype_bytes)
-    if not isinstance(fused, bool):
-        raise TypeError(f"fused must be a bool, got {fused!r}")
+    _checks.boolean("fused", fused)
     h = _hidden(c, reduction, hidden)
     m, g = n * c * hh * ww, n * c
     parts = {
