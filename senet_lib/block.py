@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.modules import module as _module
 
 from . import _checks
 
@@ -133,9 +134,7 @@ def hidden_width(channels: int, reduction: int, min_hidden: int = 1) -> int:
 def _global_hooks() -> bool:
     """Whether any global module hook (``nn.modules.module.register_module_forward_hook``
     and friends) is registered: those must see every sub-module call."""
-    from torch.nn.modules import module as _m
-
-    return bool(_m._global_forward_hooks or _m._global_forward_pre_hooks)
+    return bool(_module._global_forward_hooks or _module._global_forward_pre_hooks)
 
 
 class Squeeze(nn.Module):

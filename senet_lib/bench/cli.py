@@ -154,7 +154,7 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
     models = []
     say("models, batch 1, eager")
     # batch-1 ratios move by a few per cent from round to round on a shared machine: enough
-    # rounds that the 95 % interval of the paired ratio is about +-1 %
+    # rounds that the 95 % interval of the paired ratio is a few per cent wide, not ten
     models.append(bench_models(1, size, rounds=2 if quick else 80, warmup=1 if quick else 3,
                                device=device))
     if torch.device(device).type == "cpu":
