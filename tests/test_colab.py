@@ -76,3 +76,42 @@ def test_unknown_chapter_is_a_clear_error(capsys):
         run_notebooks.main(["--only", "99_no_such_chapter"])
     assert e.value.code == 2
     assert "no such chapter" in capsys.readouterr().err
+
+
+def test_the_pytorch_stack_is_hard_linked_not_installed_twice():
+    """The Colab-like venv gets torch & co. as hard links (Colab ships PyTorch preinstalled).
+
+    Installing the 5.5 GB CUDA build a second time filled a CI machine's disk."""
+    import importlib.metadata
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    assert run_notebooks.preinstalled("torch") and run_notebooks.preinstalled("nvidia-cudnn-cu13")
+    assert run_notebooks.preinstalled("Triton") and run_notebooks.preinstalled("cuda_bindings")
+    assert not run_notebooks.preinstalled("numpy") and not run_notebooks.preinstalled("timm")
+    (ROOT / "_build").mkdir(exist_ok=True)
+    # under the work tree, on the same file system as this venv, so that links can be made
+    with tempfile.TemporaryDirectory(dir=ROOT / "_build", prefix="test-link-") as tmp:
+        venv = Path(tmp) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        py = venv / "bin" / "python"
+        linked, copied, size = run_notebooks.link_torch_stack(py)
+        assert linked > 1000 and copied == 0 and size > 500e6, (linked, copied, size)
+        # what the new venv's own Python sees as installed (torch's pure-Python dependencies,
+        # sympy and the like, come later from pip, so torch is not imported here)
+        seen = subprocess.run(
+            [str(py), "-c", "import importlib.metadata as m, json\n"
+             "print(json.dumps(sorted(d.metadata['Name'].lower() for d in m.distributions())))"],
+            capture_output=True, text=True, check=True).stdout
+        names = json.loads(seen)
+        assert {"torch", "torchvision", "triton"} <= set(names), names
+        assert all(run_notebooks.preinstalled(n) for n in names), names
+        for name in ["torch", "torchvision"]:
+            version = subprocess.run([str(py), "-c", f"import importlib.metadata as m; print(m.version('{name}'))"],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+            assert version == importlib.metadata.version(name)
+        ours = Path(importlib.metadata.distribution("torch").locate_file("torch/__init__.py"))
+        theirs = next(venv.glob("lib/python*/site-packages/torch/__init__.py"))
+        assert os.path.samefile(ours, theirs)
