@@ -4,13 +4,14 @@ Run by `make browser` (part of `make test`, after the strict build), not by `mak
 
     .venv/bin/python -m pytest tests/browser
 
-For each page it checks the title, that every image loaded, that no cell output shows a Python
-traceback or a failed check, the Colab launch link (notebook pages), that exercise solutions are
-collapsed until clicked, and it saves a full-page screenshot in `_build/screenshots/`.
+For each page it checks the title, that every image loaded, that every formula was typeset by
+MathJax without a TeX error, that no cell output shows a Python traceback or a failed check, the
+Colab launch link (notebook pages), that exercise solutions are collapsed until clicked, and it
+saves a full-page screenshot in `_build/screenshots/`.
 
-The pages are served from `_build/html` on 127.0.0.1; every request that leaves this machine
-(the MathJax CDN) is blocked, so the test never uses the network (formulas therefore show as TeX
-source in the screenshots). Set SENET_BOOK_ROOT to test a book built elsewhere (a folder with
+The pages are served from `_build/html` on 127.0.0.1; every request that leaves this machine is
+blocked, so the test never uses the network. MathJax comes with the book (`_static/mathjax`,
+from sphinx-mathjax-offline), so formulas render here as they do for readers. Set SENET_BOOK_ROOT to test a book built elsewhere (a folder with
 `_toc.yml`, `_config.yml`, the sources and `_build/html`).
 
 Without /usr/bin/chromium (Debian's `chromium`) the tests skip, saying so; when CI is set they
@@ -123,7 +124,7 @@ def page_of(server, browser):
         page.on("requestfailed", lambda r: r.url.startswith(server)
                 and problems.append(f"failed to load {r.url}: {r.failure}"))
 
-        def route(r):  # this machine only; the CDN (MathJax) is refused, never fetched
+        def route(r):  # this machine only: anything else is refused, never fetched
             return r.continue_() if r.request.url.startswith(server) else r.abort()
 
         page.route("**/*", route)
@@ -137,12 +138,41 @@ def page_of(server, browser):
         page.close()
 
 
+# For every formula on the page (Sphinx marks them with class "math"): its text if MathJax left
+# it untypeset, or MathJax's message if the TeX has an error (MathJax shows it in red, in place).
+MATH_PROBLEMS = """() => [...document.querySelectorAll('.math')].flatMap(e => {
+    if (!e.querySelector('mjx-container')) return ['not typeset: ' + e.textContent.slice(0, 80)];
+    return [...e.querySelectorAll('mjx-merror')].map(m =>
+        'TeX error: ' + (m.getAttribute('data-mjx-error') || m.textContent) + ' in ' + e.textContent.slice(0, 80));
+})"""
+
+
+def math_problems(page) -> tuple[int, list[str]]:
+    """(number of formulas, what is wrong with them) once MathJax has typeset the page."""
+    n = page.locator(".math").count()
+    if n == 0:
+        return 0, []
+    scripts = page.eval_on_selector_all(
+        "script[src*='mathjax' i]", "els => els.map(e => [e.src, new URL(e.src).origin === location.origin])")
+    assert scripts and all(local for _, local in scripts), \
+        f"MathJax must come with the book, not from elsewhere: {scripts}"
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                           timeout=30_000)
+    page.evaluate("() => MathJax.startup.promise")
+    return n, page.evaluate(MATH_PROBLEMS)
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_as_a_reader_sees_it(page_of, name):
     src = source_of(name)
     md = markdown_of(src)
     assert (HTML / f"{name}.html").exists(), f"{name} is in _toc.yml but {HTML}/{name}.html was not built"
     page, problems = page_of(name)
+    # Formulas first: typeset before the screenshot, so that it shows them as readers see them.
+    n_math, bad_math = math_problems(page)
+    assert not bad_math, f"{len(bad_math)} of {n_math} formulas are wrong: {bad_math[:5]}"
+    if "$$" in md:
+        assert n_math > 0, "the source has display math but the page shows no formula"
     shot = SHOTS / f"{name.replace('/', '__')}.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000, "the screenshot is (nearly) empty"
@@ -197,3 +227,24 @@ def test_page_as_a_reader_sees_it(page_of, name):
         assert solutions.first.locator(".admonition-title ~ *").first.is_visible()
 
     assert not [p for p in problems if not any(k in p for k in KNOWN_JS_ERRORS)], problems
+
+
+def test_the_math_check_sees_a_tex_error(page_of):
+    """A formula with an undefined command and one left untypeset are both reported."""
+    name = next(p for p in PAGES if "$$" in markdown_of(source_of(p)))
+    page, _ = page_of(name)
+    n, bad = math_problems(page)
+    assert n > 0 and bad == [], bad
+    page.evaluate("""([bad, good]) => {
+        const add = (tex) => { const s = document.createElement('span');
+            s.className = 'math notranslate nohighlight'; s.textContent = tex;
+            document.querySelector('main').appendChild(s); return s; };
+        add(bad);
+        return MathJax.typesetPromise([add(good)]);
+    }""", [r"\(\sigmoid(z)\)", r"\(W_1 z\)"])
+    n2, bad = math_problems(page)
+    assert n2 == n + 2
+    assert len(bad) == 1 and bad[0].startswith("not typeset:") and "sigmoid" in bad[0], bad
+    page.evaluate("() => MathJax.typesetPromise()")
+    _, bad = math_problems(page)
+    assert len(bad) == 1 and "TeX error" in bad[0] and "sigmoid" in bad[0], bad
