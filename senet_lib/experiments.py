@@ -199,10 +199,15 @@ def compare(settings: dict[str, Any], *, checkpoint_dir: str | Path | None = Non
     }
 
 
+def checkpoint_name(dataset: str, depth: int, kind: str) -> str:
+    """The file name under which ``compare`` saves a checkpoint, e.g. ``photos_resnet20_se.pt``."""
+    return f"{dataset}_resnet{depth}_{kind}.pt"
+
+
 def _save_checkpoint(model, kind, arch, info, settings, seed, test_acc, folder: Path) -> dict[str, Any]:
     """Save ``model``'s weights and what is needed to use them; return the manifest entry."""
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{info['name']}_resnet{arch['depth']}_{kind}.pt"
+    name = checkpoint_name(info["name"], arch["depth"], kind)
     path = folder / name
     payload = {
         "format": FORMAT,
@@ -262,7 +267,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--jobs", type=int, default=1,
                    help="train this many runs at once in worker processes (1 thread each)")
     c.add_argument("--no-progress", action="store_true", help="no progress bars")
+    c.add_argument("--force", action="store_true",
+                   help="overwrite an existing results file and checkpoints (otherwise refused)")
     return p
+
+
+def _refuse_overwrite(args: argparse.Namespace) -> None:
+    """Stop before training if the command would replace files that already exist."""
+    if args.force:
+        return
+    existing = [Path(args.out)] if Path(args.out).exists() else []
+    if args.checkpoint_dir is not None:
+        existing += [p for kind in ("plain", "se")
+                     if (p := Path(args.checkpoint_dir) / checkpoint_name(args.dataset, args.depth, kind)).exists()]
+    if existing:
+        raise SystemExit("refusing to overwrite " + ", ".join(str(p) for p in existing)
+                         + ": choose another --out / --checkpoint-dir, or add --force to replace them")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -272,10 +292,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     settings = {k: v for k, v in vars(args).items()
-                if k not in ("out", "checkpoint_dir", "no_progress", "experiment", "jobs")}
+                if k not in ("out", "checkpoint_dir", "no_progress", "experiment", "jobs", "force")}
     settings["command"] = shlex.join(["python", "-m", "senet_lib.experiments", *argv])
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
+    _refuse_overwrite(args)
     results = compare(settings, checkpoint_dir=args.checkpoint_dir,
                       progress=not args.no_progress, jobs=args.jobs)
     out = Path(args.out)

@@ -43,6 +43,19 @@ def test_block_benchmark_smoke(tmp_path, capsys, one_thread):
         assert row["bytes"]["total"] > 0
 
 
+def test_an_existing_out_file_is_not_overwritten_without_force(tmp_path, capsys, one_thread):
+    out = tmp_path / "mine.json"
+    out.write_text("a reader's earlier results\n")
+    with pytest.raises(SystemExit) as e:
+        bench.main(["traffic", "--out", str(out)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} exists" in err and "--force" in err
+    assert out.read_text() == "a reader's earlier results\n"
+    assert bench.main(["traffic", "--out", str(out), "--force"]) == 0
+    assert "traffic" in json.loads(out.read_text())
+
+
 def test_full_benchmark_smoke(tmp_path, capsys, one_thread):
     out = tmp_path / "full.json"
     assert bench.main(["full", "--quick", "--no-compile", "--threads", "1", "--out", str(out)]) == 0

@@ -55,6 +55,26 @@ def test_checkpoints_recorded_and_loadable(smoke):
         assert bool(model.se_blocks()) == (kind == "se") and not model.training
 
 
+def test_existing_results_and_checkpoints_are_not_overwritten_without_force(smoke, tmp_path):
+    import shutil
+
+    folder = tmp_path / "run"                      # a copy: the smoke run's files stay as they are
+    shutil.copytree(smoke[0], folder)
+    argv = SMOKE + ["--out", str(folder / "r.json"), "--checkpoint-dir", str(folder / "ckpt")]
+    before = {p: p.read_bytes() for p in [folder / "r.json", *(folder / "ckpt").iterdir()]}
+    with pytest.raises(SystemExit, match=r"refusing to overwrite .*r\.json.*--force"):
+        experiments.main(argv)
+    # a new --out, but the checkpoints of that depth are in the folder already
+    with pytest.raises(SystemExit, match=r"photos_resnet8_plain\.pt.*photos_resnet8_se\.pt"):
+        experiments.main(SMOKE + ["--out", str(tmp_path / "new.json"), "--checkpoint-dir", str(folder / "ckpt")])
+    assert not (tmp_path / "new.json").exists()
+    assert {p: p.read_bytes() for p in before} == before
+    # with --force they are replaced, and the recorded settings do not include the flag
+    res = experiments.main(argv + ["--force"])
+    assert "force" not in res["settings"]
+    assert json.loads((folder / "r.json").read_text())["command"].endswith("--force")
+
+
 def test_summarize():
     s = experiments.summarize([0.5, 0.7])
     assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0.1414, abs=1e-4)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 import time
 
@@ -292,10 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (smoke run)")
     for s in (b, pc, m, sub.choices["traffic"], f):
         s.add_argument("--out", help="write the results as JSON here")
+        s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
         s.add_argument("--os-allocator", action="store_true",
                        help="leave glibc's default of returning large freed blocks to the OS "
                             "(page faults on every large allocation; noisier)")
     args = p.parse_args(argv)
+    if args.out and os.path.exists(args.out) and not args.force:
+        p.error(f"--out {args.out} exists: refusing to overwrite it; choose another file or add --force")
     allocator = "system default (--os-allocator)" if args.os_allocator else (
         "freed memory kept in the process" if keep_freed_memory() else "system default")
     if getattr(args, "threads", None) is not None:
