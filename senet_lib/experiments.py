@@ -80,8 +80,10 @@ def environment() -> dict[str, Any]:
 def _datasets(settings: dict[str, Any]):
     """``(train_dataset, test_dataset, info)`` for the settings' dataset."""
     if settings["dataset"] == "photos":
-        tr = photo_patches("train", settings["per_class"], seed=settings["data_seed"])
-        te = photo_patches("test", settings["test_per_class"], seed=settings["data_seed"])
+        # results files written before these options existed used photo_patches' defaults
+        nuisance = {k: settings.get(k, 0.5) for k in ("max_cast", "max_exposure")}
+        tr = photo_patches("train", settings["per_class"], seed=settings["data_seed"], **nuisance)
+        te = photo_patches("test", settings["test_per_class"], seed=settings["data_seed"], **nuisance)
         info = {
             "name": "photos", "classes": tr.class_names, "credits": tr.credits,
             "n_train": len(tr), "n_test": len(te), "image_size": 32,
@@ -89,7 +91,7 @@ def _datasets(settings: dict[str, Any]):
             "generator": {"function": "senet_lib.data.photo_patches",
                           "per_class_train": settings["per_class"],
                           "per_class_test": settings["test_per_class"],
-                          "seed": settings["data_seed"]},
+                          "seed": settings["data_seed"], **nuisance},
         }
         return tr.dataset(), te.dataset(), info
     root = settings["data_root"]
@@ -256,6 +258,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--per-class", type=int, default=300, help="photos: training patches per class")
     c.add_argument("--test-per-class", type=int, default=100, help="photos: test patches per class")
     c.add_argument("--data-seed", type=int, default=0, help="photos: seed of the patch generator")
+    c.add_argument("--max-cast", type=float, default=0.5,
+                   help="photos: per-image colour cast, channel gains exp(u), |u| <= this (0: none)")
+    c.add_argument("--max-exposure", type=float, default=0.5,
+                   help="photos: per-image exposure, a common gain exp(v), |v| <= this (0: none)")
     c.add_argument("--data-root", default="data", help="cifar10: folder with cifar-10-batches-py")
     c.add_argument("--download", action="store_true", help="cifar10: download if missing")
     c.add_argument("--subset", type=int, default=0, help="cifar10: use only the first N images")

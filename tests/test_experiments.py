@@ -75,6 +75,23 @@ def test_existing_results_and_checkpoints_are_not_overwritten_without_force(smok
     assert json.loads((folder / "r.json").read_text())["command"].endswith("--force")
 
 
+def test_colour_cast_and_exposure_options_reach_the_patches(tmp_path):
+    """`--max-cast 0 --max-exposure 0` trains on the photographs' own colours."""
+    from senet_lib.data import photo_patches
+
+    res = experiments.main(SMOKE + ["--seeds", "0", "--max-cast", "0", "--max-exposure", "0",
+                                    "--out", str(tmp_path / "r.json")])
+    assert res["settings"]["max_cast"] == 0 and res["settings"]["max_exposure"] == 0
+    gen = res["dataset"]["generator"]
+    assert gen["max_cast"] == 0 and gen["max_exposure"] == 0
+    plain = photo_patches("train", 4, seed=0, max_cast=0, max_exposure=0)
+    cast = photo_patches("train", 4, seed=0)
+    assert res["dataset"]["mean"] == list(plain.mean) != list(cast.mean)
+    with pytest.raises(ValueError, match="max_cast must be between 0 and 2"):
+        experiments.main(SMOKE + ["--max-cast", "3", "--out", str(tmp_path / "bad.json")])
+    assert not (tmp_path / "bad.json").exists()
+
+
 def test_summarize():
     s = experiments.summarize([0.5, 0.7])
     assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0.1414, abs=1e-4)
