@@ -113,6 +113,35 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
             "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
+# Two-sided 5 % critical values of Student's t for 1 to 10 degrees of freedom (then 10's).
+T_CRIT_5 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
+
+
+def paired_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """What a ``compare`` results dict says about SE minus plain, in points of accuracy.
+
+    Returns ``n`` (seeds), ``plain`` and ``se`` (mean and sample std of the final test
+    accuracy), ``mean`` and ``std`` of the per-seed differences, ``sem`` (their standard
+    error), ``t`` (``mean / sem``), ``t_crit`` (the two-sided 5 % bar for ``n - 1`` degrees of
+    freedom), ``clear`` (``|t| > t_crit``) and ``wins`` (seeds where SE is ahead).
+
+    Raises:
+        ValueError: fewer than 2 seeds (no spread to judge the difference by).
+    """
+    d = [100 * v for v in results["se_minus_plain"]["values"]]
+    n = len(d)
+    if n < 2:
+        raise ValueError(f"results must hold at least 2 seeds to judge a difference, got {n}")
+    mean, std = statistics.fmean(d), statistics.stdev(d)
+    sem = std / n ** 0.5
+    t = mean / sem if sem > 0 else float("inf") * (1 if mean >= 0 else -1)
+    t_crit = T_CRIT_5[min(n - 1, len(T_CRIT_5)) - 1]
+    acc = {k: {"mean": 100 * results["models"][k]["final_test_acc"]["mean"],
+               "std": 100 * results["models"][k]["final_test_acc"]["std"]} for k in ("plain", "se")}
+    return {"n": n, **acc, "mean": mean, "std": std, "sem": sem, "t": t, "t_crit": t_crit,
+            "clear": abs(t) > t_crit, "wins": sum(v > 0 for v in d)}
+
+
 def _run_one(settings: dict[str, Any], seed: int, kind: str, checkpoint_dir: str | None,
              progress: bool, threads: int | None = None) -> tuple[dict[str, Any], dict[str, Any] | None, int]:
     """Train one model (``kind`` is ``"plain"`` or ``"se"``) with one seed.

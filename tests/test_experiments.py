@@ -92,6 +92,22 @@ def test_colour_cast_and_exposure_options_reach_the_patches(tmp_path):
     assert not (tmp_path / "bad.json").exists()
 
 
+def test_paired_summary_on_known_numbers():
+    res = {"se_minus_plain": {"values": [0.03, 0.04, 0.05]},
+           "models": {"plain": {"final_test_acc": {"mean": 0.5, "std": 0.01}},
+                      "se": {"final_test_acc": {"mean": 0.54, "std": 0.02}}}}
+    s = experiments.paired_summary(res)
+    assert s["n"] == 3 and s["wins"] == 3 and s["mean"] == pytest.approx(4.0)
+    assert s["std"] == pytest.approx(1.0) and s["sem"] == pytest.approx(1 / 3 ** 0.5)
+    assert s["t"] == pytest.approx(4 * 3 ** 0.5) and s["t_crit"] == 4.30 and s["clear"]
+    assert s["plain"] == {"mean": 50.0, "std": 1.0} and s["se"]["mean"] == pytest.approx(54.0)
+    res["se_minus_plain"]["values"] = [0.03, -0.02, 0.0]            # mean +0.33, t = 0.23
+    s = experiments.paired_summary(res)
+    assert not s["clear"] and s["wins"] == 1
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        experiments.paired_summary({**res, "se_minus_plain": {"values": [0.01]}})
+
+
 def test_summarize():
     s = experiments.summarize([0.5, 0.7])
     assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0.1414, abs=1e-4)
