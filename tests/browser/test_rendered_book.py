@@ -139,11 +139,18 @@ def page_of(server, browser):
 
 
 # For every formula on the page (Sphinx marks them with class "math"): its text if MathJax left
-# it untypeset, or MathJax's message if the TeX has an error (MathJax shows it in red, in place).
+# it untypeset, MathJax's message if the TeX has an error (MathJax shows it in red, in place), or
+# its width if it is wider than the text column (the theme cuts it off at the column's edge).
 MATH_PROBLEMS = """() => [...document.querySelectorAll('.math')].flatMap(e => {
-    if (!e.querySelector('mjx-container')) return ['not typeset: ' + e.textContent.slice(0, 80)];
-    return [...e.querySelectorAll('mjx-merror')].map(m =>
-        'TeX error: ' + (m.getAttribute('data-mjx-error') || m.textContent) + ' in ' + e.textContent.slice(0, 80));
+    const text = e.textContent.trim().slice(0, 80);
+    if (!e.querySelector('mjx-container')) return ['not typeset: ' + text];
+    const errors = [...e.querySelectorAll('mjx-merror')].map(m =>
+        'TeX error: ' + (m.getAttribute('data-mjx-error') || m.textContent) + ' in ' + text);
+    const math = e.querySelector('mjx-math');
+    const wide = e.tagName === 'DIV' && math && math.getBoundingClientRect().width > e.clientWidth + 1
+        ? [`wider than the column (${Math.round(math.getBoundingClientRect().width)} > ${e.clientWidth} px): ${text}`]
+        : [];
+    return [...errors, ...wide];
 })"""
 
 
