@@ -131,7 +131,7 @@ def preinstalled(name: str) -> bool:
     return name in {"torch", "torchvision", "triton"} or name.startswith(("nvidia-", "cuda-"))
 
 
-def link_torch_stack(py: Path) -> tuple[int, int]:
+def link_torch_stack(py: Path) -> tuple[int, int, int]:
     """Put this environment's PyTorch stack into the venv of `py`, file by file, as hard links.
 
     Hard links share the bytes (a copy where the two folders are on different file systems);
