@@ -128,6 +128,25 @@ def test_shipped_results_were_made_by_the_command():
     assert list(tr.mean) == res["dataset"]["mean"] and list(tr.std) == res["dataset"]["std"]
 
 
+def test_chapter6_claims_hold_for_the_shipped_results():
+    """Chapter 6's prose about the two shipped results files; if they are remade, this test says
+    which sentences to re-read."""
+    with_cast = experiments.paired_summary(experiments.load_results("compare_photos.json"))
+    nocast_res = experiments.load_results("compare_photos_nocast.json")
+    without = experiments.paired_summary(nocast_res)
+    assert nocast_res["settings"]["max_cast"] == 0 and nocast_res["settings"]["max_exposure"] == 0
+    # "the same command, with the same seeds, depth, epochs and patches"
+    main = experiments.load_results("compare_photos.json")["settings"]
+    for k in ("depth", "width", "epochs", "per_class", "test_per_class", "seeds", "lr", "batch_size"):
+        assert main[k] == nocast_res["settings"][k], k
+    # the verdict with casts: SE's difference clears the 5 % bar
+    assert with_cast["clear"] and with_cast["mean"] > 0
+    # "without the casts both networks do better, and SE's paired gain is no smaller, only noisier"
+    assert without["plain"]["mean"] > with_cast["plain"]["mean"]
+    assert without["se"]["mean"] > with_cast["se"]["mean"]
+    assert without["clear"] and without["mean"] >= with_cast["mean"] and without["std"] > with_cast["std"]
+
+
 def test_load_results_errors():
     with pytest.raises(ValueError, match="name"):
         experiments.load_results("../x.json")
