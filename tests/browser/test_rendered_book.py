@@ -11,8 +11,9 @@ saves a full-page screenshot in `_build/screenshots/`.
 
 The pages are served from `_build/html` on 127.0.0.1; every request that leaves this machine is
 blocked, so the test never uses the network. MathJax comes with the book (`_static/mathjax`,
-from sphinx-mathjax-offline), so formulas render here as they do for readers. Set SENET_BOOK_ROOT to test a book built elsewhere (a folder with
-`_toc.yml`, `_config.yml`, the sources and `_build/html`).
+from sphinx-mathjax-offline), so formulas render here as they do for readers. Set SENET_BOOK_ROOT
+to test a book built elsewhere (a folder with `_toc.yml`, `_config.yml`, the sources and
+`_build/html`).
 
 Without /usr/bin/chromium (Debian's `chromium`) the tests skip, saying so; when CI is set they
 fail instead, since `.ci/run` installs it.
