@@ -56,3 +56,26 @@ def feature_map(name: str, x: object, channels: int | None = None) -> torch.Tens
             f"{name} must have a non-empty spatial size, got H x W = {x.shape[2]} x {x.shape[3]}"
         )
     return x
+
+
+def gate_matrix(name: str, gates: object) -> torch.Tensor:
+    """Check that ``gates`` is a non-empty floating-point ``(N, C)`` tensor (one row per image)."""
+    if not isinstance(gates, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (N, C), got {type(gates).__name__}")
+    if gates.dim() != 2 or gates.shape[0] == 0 or gates.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D tensor (N, C), got shape {tuple(gates.shape)}")
+    if not gates.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got dtype {gates.dtype}")
+    return gates
+
+
+def class_labels(labels: object, n: int) -> torch.Tensor:
+    """Check that ``labels`` holds ``n`` integer class labels ``(n,)``; lists are converted."""
+    if not isinstance(labels, torch.Tensor):
+        labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or len(labels) != n or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(
+            f"labels must be a 1-D integer tensor with one label per row of the gates or images ({n} rows), "
+            f"got shape {tuple(labels.shape)} and dtype {labels.dtype}"
+        )
+    return labels

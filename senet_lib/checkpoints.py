@@ -102,7 +102,7 @@ def load_trained(kind: str = "se", results: str = DEFAULT_RESULTS) -> tuple[Cifa
         CheckpointError: the file is missing, its SHA-256 differs from the recorded one,
             or it cannot be loaded; the message names the file and what to do.
     """
-    from .experiments import load_results
+    from .records import load_results
 
     if kind not in ("se", "plain"):
         raise ValueError(f"kind must be 'se' or 'plain', got {kind!r}")

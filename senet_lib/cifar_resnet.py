@@ -13,6 +13,11 @@ norm and before the addition of the shortcut::
     x ─┬─ conv1 ─ bn1 ─ relu ─ conv2 ─ bn2 ─ se ─(+)─ relu ─> out
        └──────────────── shortcut ─────────────────┘
 
+The knobs of the paper's ablations are arguments: ``reduction``, ``pool`` and ``gate`` go to
+every SE block; ``stages`` puts SE in some stages only (Table 13); ``position`` moves it
+within the unit (Table 14, :data:`POSITIONS`); ``squeeze=False`` swaps each SE block for
+:class:`~senet_lib.block.NoSqueezeSE` (Table 16).
+
 Shortcuts that change the shape use a 1 x 1 convolution with stride 2 and a batch norm
 (option B of He et al.). All modules are named, so ``print(model)`` reads like the
 diagram, and the SE blocks are found with ``model.se_blocks()``; a forward hook on
@@ -25,9 +30,14 @@ import torch
 from torch import nn
 
 from . import _checks
-from .block import SEBlock
+from .block import NoSqueezeSE, SEBlock
 
-__all__ = ["BasicBlock", "CifarResNet", "cifar_resnet", "count_parameters"]
+__all__ = ["POSITIONS", "BasicBlock", "CifarResNet", "cifar_resnet"]
+
+#: Where the SE block sits in a basic block (the paper's Fig. 5): on the residual branch
+#: before the addition ("standard"), before the branch's first convolution ("pre"), after
+#: the addition and its ReLU ("post"), or on the shortcut, in parallel with the branch ("identity").
+POSITIONS: tuple[str, ...] = ("standard", "pre", "post", "identity")
 
 
 class BasicBlock(nn.Module):
@@ -37,21 +47,34 @@ class BasicBlock(nn.Module):
         in_channels: channels of the input ``(N, in_channels, H, W)``.
         out_channels: channels of the output.
         stride: 1, or 2 to halve ``H`` and ``W`` (the output is ``(N, out, H/s, W/s)``).
-        se: add an :class:`~senet_lib.SEBlock` after ``bn2``, before the addition.
+        se: add an SE block (by default after ``bn2``, before the addition).
         reduction: the SE block's reduction ratio ``r``.
+        position: where the SE block sits, one of :data:`POSITIONS`.
+        pool, gate: passed to :class:`~senet_lib.block.SEBlock`.
+        squeeze: ``False`` uses :class:`~senet_lib.block.NoSqueezeSE` instead of ``SEBlock``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
-                 se: bool = False, reduction: int = 16) -> None:
+                 se: bool = False, reduction: int = 16, position: str = "standard",
+                 pool: str = "avg", gate: str = "sigmoid", squeeze: bool = True) -> None:
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        if position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
+        self.position = position
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.se = SEBlock(out_channels, reduction) if se else nn.Identity()
+        se_channels = in_channels if position == "pre" else out_channels
+        if not se:
+            self.se: nn.Module = nn.Identity()
+        elif _checks.boolean("squeeze", squeeze):
+            self.se = SEBlock(se_channels, reduction, pool=pool, gate=gate)
+        else:
+            self.se = NoSqueezeSE(se_channels, reduction)
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
@@ -61,10 +84,19 @@ class BasicBlock(nn.Module):
             self.shortcut = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
+        branch = self.se(x) if self.position == "pre" else x
+        out = self.relu(self.bn1(self.conv1(branch)))
         out = self.bn2(self.conv2(out))
-        out = self.se(out)  # recalibrate the residual branch, channel by channel
-        return self.relu(out + self.shortcut(x))
+        identity = self.shortcut(x)
+        if self.position == "standard":
+            out = self.se(out)  # recalibrate the residual branch, channel by channel
+        elif self.position == "identity":
+            identity = self.se(identity)
+        out = self.relu(out + identity)
+        return self.se(out) if self.position == "post" else out
+
+    def extra_repr(self) -> str:
+        return "" if self.position == "standard" else f"position={self.position!r}"
 
 
 class CifarResNet(nn.Module):
@@ -76,13 +108,19 @@ class CifarResNet(nn.Module):
     """
 
     def __init__(self, blocks_per_stage: int, num_classes: int = 10, *, se: bool = False,
-                 reduction: int = 16, width: int = 16) -> None:
+                 reduction: int = 16, width: int = 16, pool: str = "avg", gate: str = "sigmoid",
+                 stages: tuple[int, ...] | None = None, position: str = "standard",
+                 squeeze: bool = True) -> None:
         super().__init__()
         n = _checks.positive_int("blocks_per_stage", blocks_per_stage)
         num_classes = _checks.positive_int("num_classes", num_classes)
         width = _checks.positive_int("width", width)
         reduction = _checks.positive_int("reduction", reduction)
         _checks.boolean("se", se)
+        se_stages = _check_stages(stages)
+        self.se_stages = se_stages
+        # a bad SE setting fails here, with the block's own message
+        SEBlock(4, reduction, pool=pool, gate=gate)
         self.se, self.reduction, self.width = se, reduction, width
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -94,7 +132,9 @@ class CifarResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(in_ch, out_ch, stride, se=se, reduction=reduction))
+                blocks.append(BasicBlock(in_ch, out_ch, stride, se=se and i + 1 in se_stages,
+                                         reduction=reduction, position=position, pool=pool,
+                                         gate=gate, squeeze=squeeze))
                 in_ch = out_ch
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -112,13 +152,27 @@ class CifarResNet(nn.Module):
         x = self.layer3(x)  # (N, 4w, 8, 8)
         return self.fc(torch.flatten(self.pool(x), 1))  # (N, num_classes)
 
-    def se_blocks(self) -> dict[str, SEBlock]:
+    def se_blocks(self) -> dict[str, nn.Module]:
         """The SE blocks by qualified name (``"layer1.0.se"``, ...); empty without SE."""
-        return {name: m for name, m in self.named_modules() if isinstance(m, SEBlock)}
+        from .gates import se_blocks
+
+        return se_blocks(self)
+
+
+def _check_stages(stages: object) -> tuple[int, ...]:
+    """``None`` -> all three stages; else a non-empty tuple of distinct stage numbers in 1..3."""
+    if stages is None:
+        return (1, 2, 3)
+    if isinstance(stages, (str, bytes)) or not hasattr(stages, "__iter__"):
+        raise TypeError(f"stages must be None or a sequence of stage numbers such as (2, 3), got {stages!r}")
+    chosen = tuple(stages)
+    if not chosen or any(isinstance(k, bool) or k not in (1, 2, 3) for k in chosen):
+        raise ValueError(f"stages must name stages among 1, 2, 3 (at least one), got {stages!r}")
+    return tuple(sorted(set(chosen)))
 
 
 def cifar_resnet(depth: int = 20, num_classes: int = 10, *, se: bool = False,
-                 reduction: int = 16, width: int = 16) -> CifarResNet:
+                 reduction: int = 16, width: int = 16, **knobs) -> CifarResNet:
     """A CIFAR-style ResNet of ``depth = 6n + 2`` layers (20, 32, 44, 56, 110, ...).
 
     Args:
@@ -128,15 +182,13 @@ def cifar_resnet(depth: int = 20, num_classes: int = 10, *, se: bool = False,
         reduction: SE reduction ratio ``r``; with ``width = 16`` the first stage's SE has
             ``16 // 16 = 1`` hidden unit, as in the paper's CIFAR models.
         width: channels of the first stage (16 in He et al.); stages use ``w, 2w, 4w``.
+        **knobs: the ablation knobs of :class:`CifarResNet` (``pool``, ``gate``, ``stages``,
+            ``position``, ``squeeze``).
 
     Returns:
         A :class:`CifarResNet` mapping ``(N, 3, 32, 32)`` images to ``(N, num_classes)`` logits.
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be an int of the form 6n + 2 (8, 14, 20, 32, 56, ...), got {depth!r}")
-    return CifarResNet((depth - 2) // 6, num_classes, se=se, reduction=reduction, width=width)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return CifarResNet((depth - 2) // 6, num_classes, se=se, reduction=reduction, width=width,
+                       **knobs)

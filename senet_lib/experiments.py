@@ -17,6 +17,27 @@ seeds, the per-seed differences SE minus plain, library versions and the machine
 ``--checkpoint-dir``, the weights of both models trained with the *first* seed are saved
 there and their file names, sizes and SHA-256 are recorded under ``"checkpoints"``
 (:mod:`senet_lib.checkpoints` verifies them when loading).
+
+``sweep`` runs the paper's ablations (chapter 8): each study varies one knob of the SE-ResNet
+(:data:`STUDIES`, arms in :data:`ARMS`) against the default SE arm and the plain network, with
+the same seeds for every arm::
+
+    python -m senet_lib.experiments sweep --seeds 0 1 2 --epochs 10 --depth 14 --per-class 250 \
+        --jobs 2 --out senet_lib/results/sweep_photos.json
+
+The results file is rewritten after every run; rerunning the same command resumes an
+interrupted sweep, and the same command with more seeds (``--seeds 0 1 2 3 4``) extends a
+finished one. Per arm it holds the knobs, parameters, FLOPs, per-seed accuracies and the paired
+difference to the default SE arm with its standard error (:func:`paired_difference`).
+
+Both commands take their options as a :class:`Settings` (validated once, written to the file),
+``--preset NAME`` for settings meant for a GPU (:data:`PRESETS`), ``--device auto|cpu|cuda|mps``,
+``--amp`` (bfloat16 autocast) and ``--channels-last``, and run data-parallel under ``torchrun``
+(one ``DistributedDataParallel`` run at a time, only rank 0 writes; see the book's appendix
+"Running the experiments at scale")::
+
+    torchrun --standalone --nproc-per-node 8 -m senet_lib.experiments compare \
+        --preset cifar10-resnet110 --download --device cuda --amp --out resnet110.json
 """
 
 from __future__ import annotations
@@ -26,24 +47,26 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
 import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import Subset, TensorDataset
 
-from . import __version__
-from .cifar_resnet import cifar_resnet, count_parameters
-from .data import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, cifar10, photo_patches
+from . import _checks
+from .cifar_resnet import cifar_resnet
+from .cost import count_parameters
+from .records import environment
+from .data import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, cifar10, normalize, photo_patches
 from .train import pick_device, random_flip, train
 
-__all__ = ["compare", "load_results", "summarize", "main", "sha256_of", "environment"]
+__all__ = ["Settings", "PRESETS", "ARMS", "STUDIES", "compare", "sweep", "sweep_arms", "arm_cost",
+           "summarize", "paired_difference", "paired_summary", "format_sweep", "main", "sha256_of"]
 
 #: Results format version, bumped when the layout of the JSON changes.
 FORMAT = 1
@@ -58,48 +81,103 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def environment() -> dict[str, Any]:
-    """Versions and machine facts recorded with every result."""
-    import torchvision
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides an experiment's numbers: the options of the command, validated
+    once here and written to the results file under ``"settings"`` (:meth:`to_json`)."""
 
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "senet_lib": __version__,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or "unknown",
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    dataset: str = "photos"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 15
+    depth: int = 20
+    width: int = 16
+    reduction: int = 16
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 1.0
+    per_class: int = 300
+    test_per_class: int = 100
+    data_seed: int = 0
+    max_cast: float = 0.5
+    max_exposure: float = 0.5
+    data_root: str = "data"
+    download: bool = False
+    subset: int = 0
+    device: str | None = None
+    threads: int | None = None
+    amp: bool = False
+    channels_last: bool = False
+    command: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("photos", "cifar10"):
+            raise ValueError(f"dataset must be 'photos' or 'cifar10', got {self.dataset!r}")
+        seeds = tuple(self.seeds)
+        if not seeds or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in seeds):
+            raise ValueError(f"seeds must be one or more non-negative ints, got {self.seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+        object.__setattr__(self, "seeds", seeds)
+        for name in ("epochs", "width", "reduction", "batch_size", "per_class", "test_per_class"):
+            _checks.positive_int(name, getattr(self, name))
+        if (self.depth - 2) % 6 or self.depth < 8:
+            raise ValueError(f"depth must be 6n + 2 (8, 14, 20, 32, ...), got {self.depth!r}")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "max_cast", "max_exposure"):
+            if not float(getattr(self, name)) >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {getattr(self, name)!r}")
+        if self.device is not None and not isinstance(self.device, str):
+            raise TypeError(f"device must be a str such as 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        _checks.boolean("amp", self.amp)
+        _checks.boolean("channels_last", self.channels_last)
+        if self.subset < 0 or self.data_seed < 0:
+            raise ValueError(f"subset and data_seed must be >= 0, got {self.subset!r}, {self.data_seed!r}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, command: str) -> "Settings":
+        """The settings among the parsed command-line ``args`` (others are ignored)."""
+        names = {f.name for f in fields(cls)} - {"command"}
+        return cls(**{k: v for k, v in vars(args).items() if k in names}, command=command)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as written to a results file (without the command, stored beside)."""
+        out = asdict(self)
+        out.pop("command")
+        out["seeds"] = list(self.seeds)
+        for key in ("amp", "channels_last"):  # written only when used: older files lack them
+            if not out[key]:
+                out.pop(key)
+        return out
 
 
-def _datasets(settings: dict[str, Any]):
-    """``(train_dataset, test_dataset, info)`` for the settings' dataset."""
-    if settings["dataset"] == "photos":
-        # results files written before these options existed used photo_patches' defaults
-        nuisance = {k: settings.get(k, 0.5) for k in ("max_cast", "max_exposure")}
-        tr = photo_patches("train", settings["per_class"], seed=settings["data_seed"], **nuisance)
-        te = photo_patches("test", settings["test_per_class"], seed=settings["data_seed"], **nuisance)
+def _datasets(settings: Settings):
+    """``(train_dataset, test_dataset, info)`` for the settings' dataset.
+
+    Both splits are normalised with the per-channel statistics of the training set the
+    model sees (recorded in ``info``), whatever the size of the test split.
+    """
+    if settings.dataset == "photos":
+        nuisance = {"max_cast": settings.max_cast, "max_exposure": settings.max_exposure}
+        tr = photo_patches("train", settings.per_class, seed=settings.data_seed, **nuisance)
+        te = photo_patches("test", settings.test_per_class, seed=settings.data_seed, **nuisance)
         info = {
             "name": "photos", "classes": tr.class_names, "credits": tr.credits,
             "n_train": len(tr), "n_test": len(te), "image_size": 32,
             "mean": list(tr.mean), "std": list(tr.std),
+            "normalised_with": "training set statistics (both splits)",
             "generator": {"function": "senet_lib.data.photo_patches",
-                          "per_class_train": settings["per_class"],
-                          "per_class_test": settings["test_per_class"],
-                          "seed": settings["data_seed"], **nuisance},
+                          "per_class_train": settings.per_class,
+                          "per_class_test": settings.test_per_class,
+                          "seed": settings.data_seed, **nuisance},
         }
-        return tr.dataset(), te.dataset(), info
-    root = settings["data_root"]
-    tr = cifar10(root, train=True, download=settings["download"])
-    te = cifar10(root, train=False, download=False)
-    if settings["subset"]:
-        tr = Subset(tr, range(min(settings["subset"], len(tr))))
-        te = Subset(te, range(min(settings["subset"], len(te))))
+        test = TensorDataset(normalize(te.images, tr.mean, tr.std), te.labels)
+        return tr.dataset(), test, info
+    tr = cifar10(settings.data_root, train=True, download=settings.download)
+    te = cifar10(settings.data_root, train=False, download=False)
+    if settings.subset:
+        tr = Subset(tr, range(min(settings.subset, len(tr))))
+        te = Subset(te, range(min(settings.subset, len(te))))
     info = {"name": "cifar10", "classes": list(CIFAR10_CLASSES), "credits": ["Krizhevsky (2009)"],
             "n_train": len(tr), "n_test": len(te), "image_size": 32,
             "mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD)}
@@ -117,85 +195,107 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
 T_CRIT_5 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
 
 
-def paired_summary(results: dict[str, Any]) -> dict[str, Any]:
-    """What a ``compare`` results dict says about SE minus plain, in points of accuracy.
-
-    Returns ``n`` (seeds), ``plain`` and ``se`` (mean and sample std of the final test
-    accuracy), ``mean`` and ``std`` of the per-seed differences, ``sem`` (their standard
-    error), ``t`` (``mean / sem``), ``t_crit`` (the two-sided 5 % bar for ``n - 1`` degrees of
-    freedom), ``clear`` (``|t| > t_crit``) and ``wins`` (seeds where SE is ahead).
+def paired_difference(values: Sequence[float]) -> dict[str, Any]:
+    """Judge per-seed differences ``values``: ``mean``, ``std``, ``sem`` (standard error),
+    ``t = mean / sem``, ``t_crit`` (two-sided 5 % for ``n - 1`` degrees of freedom), ``clear``
+    (``|t| > t_crit``) and ``wins`` (how many are > 0).
 
     Raises:
-        ValueError: fewer than 2 seeds (no spread to judge the difference by).
+        ValueError: fewer than 2 values (no spread to judge the difference by).
     """
-    d = [100 * v for v in results["se_minus_plain"]["values"]]
+    d = [float(v) for v in values]
     n = len(d)
     if n < 2:
-        raise ValueError(f"results must hold at least 2 seeds to judge a difference, got {n}")
+        raise ValueError(f"need at least 2 seeds to judge a difference, got {n}")
     mean, std = statistics.fmean(d), statistics.stdev(d)
     sem = std / n ** 0.5
     t = mean / sem if sem > 0 else float("inf") * (1 if mean >= 0 else -1)
     t_crit = T_CRIT_5[min(n - 1, len(T_CRIT_5)) - 1]
-    acc = {k: {"mean": 100 * results["models"][k]["final_test_acc"]["mean"],
-               "std": 100 * results["models"][k]["final_test_acc"]["std"]} for k in ("plain", "se")}
-    return {"n": n, **acc, "mean": mean, "std": std, "sem": sem, "t": t, "t_crit": t_crit,
+    return {"n": n, "values": d, "mean": mean, "std": std, "sem": sem, "t": t, "t_crit": t_crit,
             "clear": abs(t) > t_crit, "wins": sum(v > 0 for v in d)}
 
 
-def _run_one(settings: dict[str, Any], seed: int, kind: str, checkpoint_dir: str | None,
+def paired_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """What a ``compare`` results dict says about SE minus plain, in points of accuracy.
+
+    Returns ``n`` (seeds), ``plain`` and ``se`` (mean and sample std of the final test
+    accuracy), and for the per-seed differences what :func:`paired_difference` returns.
+
+    Raises:
+        ValueError: fewer than 2 seeds (no spread to judge the difference by).
+    """
+    judged = paired_difference([100 * v for v in results["se_minus_plain"]["values"]])
+    judged.pop("values")
+    acc = {k: {"mean": 100 * results["models"][k]["final_test_acc"]["mean"],
+               "std": 100 * results["models"][k]["final_test_acc"]["std"]} for k in ("plain", "se")}
+    return {**judged, **acc}
+
+
+def _train_one(settings: Settings, seed: int, knobs: dict[str, Any], desc: str, progress: bool,
+               threads: int | None = None):
+    """Train one CIFAR-style ResNet with ``knobs`` (``se`` and the ablation knobs) and ``seed``.
+
+    Returns ``(model, history, arch, info, wall seconds)``.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    device = pick_device(settings.device)
+    train_ds, test_ds, info = _datasets(settings)
+    arch = _arch(settings, info)
+    torch.manual_seed(seed)
+    model = cifar_resnet(**{**arch, **knobs})
+    t0 = time.perf_counter()
+    hist = train(model, train_ds, test_ds, epochs=settings.epochs, batch_size=settings.batch_size,
+                 lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
+                 warmup_epochs=settings.warmup_epochs,
+                 # the CIFAR-10 loader crops and flips already; the photo patches get flips here
+                 augment=random_flip if settings.dataset == "photos" else None,
+                 seed=seed, device=device, progress=progress, desc=desc,
+                 amp=settings.amp, channels_last=settings.channels_last)
+    return model, hist, arch, info, time.perf_counter() - t0
+
+
+def _run_one(settings: Settings, seed: int, kind: str, checkpoint_dir: str | None,
              progress: bool, threads: int | None = None) -> tuple[dict[str, Any], dict[str, Any] | None, int]:
     """Train one model (``kind`` is ``"plain"`` or ``"se"``) with one seed.
 
     Returns ``(run entry, checkpoint entry or None, parameter count)``. A top-level function,
     so that ``--jobs`` can run it in worker processes.
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
-    device = pick_device(settings["device"])
-    train_ds, test_ds, info = _datasets(settings)
-    num_classes = len(info["classes"])
-    arch = {"depth": settings["depth"], "width": settings["width"],
-            "reduction": settings["reduction"], "num_classes": num_classes}
-    torch.manual_seed(seed)
-    model = cifar_resnet(arch["depth"], num_classes, se=kind == "se",
-                         reduction=arch["reduction"], width=arch["width"])
-    t0 = time.perf_counter()
-    hist = train(model, train_ds, test_ds, epochs=settings["epochs"],
-                 batch_size=settings["batch_size"], lr=settings["lr"],
-                 momentum=settings["momentum"], weight_decay=settings["weight_decay"],
-                 warmup_epochs=settings["warmup_epochs"],
-                 # the CIFAR-10 loader crops and flips already; the photo patches get flips here
-                 augment=random_flip if settings["dataset"] == "photos" else None,
-                 seed=seed, device=device, progress=progress, desc=f"{kind:>5} seed {seed}")
-    run = {"seed": seed, "final_test_acc": hist.test_acc[-1],
-           "wall_time_s": time.perf_counter() - t0, "history": hist.to_dict()}
+    model, hist, arch, info, wall = _train_one(settings, seed, {"se": kind == "se"},
+                                               f"{kind:>5} seed {seed}", progress, threads)
+    run = {"seed": seed, "final_test_acc": hist.test_acc[-1], "wall_time_s": wall,
+           "history": hist.to_dict()}
     saved = None
-    if checkpoint_dir is not None and seed == settings["seeds"][0]:
+    if checkpoint_dir is not None and seed == settings.seeds[0] and _rank() == 0:
         saved = _save_checkpoint(model, kind, arch, info, settings, seed, hist.test_acc[-1],
                                  Path(checkpoint_dir))
     return run, saved, count_parameters(model)
 
 
-def compare(settings: dict[str, Any], *, checkpoint_dir: str | Path | None = None,
-            progress: bool = True, jobs: int = 1) -> dict[str, Any]:
-    """Train plain and SE ResNets for every seed in ``settings["seeds"]``; return the results dict.
+def _pool(jobs: int):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
-    ``settings`` has the keys of the ``compare`` command's options (see ``--help``). With
-    ``jobs > 1`` the runs go to that many worker processes (one torch thread each, no
+    return ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
+
+
+def compare(settings: Settings, *, checkpoint_dir: str | Path | None = None,
+            progress: bool = True, jobs: int = 1) -> dict[str, Any]:
+    """Train plain and SE ResNets for every seed in ``settings.seeds``; return the results dict.
+
+    With ``jobs > 1`` the runs go to that many worker processes (one torch thread each, no
     progress bars); every run is seeded, so the numbers are the same as with ``jobs=1``,
     only the wall times differ.
     """
     start = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    device = pick_device(settings["device"])
+    device = pick_device(settings.device)
     _, _, info = _datasets(settings)
     ckpt = None if checkpoint_dir is None else str(checkpoint_dir)
-    order = [(seed, kind) for seed in settings["seeds"] for kind in ("plain", "se")]
+    order = [(seed, kind) for seed in settings.seeds for kind in ("plain", "se")]
     if jobs > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        with _pool(jobs) as pool:
             futures = [pool.submit(_run_one, settings, seed, kind, ckpt, False, 1)
                        for seed, kind in order]
             outcomes = [f.result() for f in futures]
@@ -211,23 +311,233 @@ def compare(settings: dict[str, Any], *, checkpoint_dir: str | Path | None = Non
         entry["final_test_acc"] = summarize([r["final_test_acc"] for r in entry["runs"]])
     diffs = [s["final_test_acc"] - p["final_test_acc"]
              for p, s in zip(models["plain"]["runs"], models["se"]["runs"])]
-    arch = {"depth": settings["depth"], "width": settings["width"],
-            "reduction": settings["reduction"], "num_classes": len(info["classes"])}
     return {
         "format": FORMAT,
         "experiment": "compare",
-        "command": settings["command"],
-        "settings": {k: v for k, v in settings.items() if k != "command"},
-        "architecture": {**arch, "family": "senet_lib.cifar_resnet.cifar_resnet"},
+        "command": settings.command,
+        "settings": settings.to_json(),
+        "architecture": {**_arch(settings, info), "family": "senet_lib.cifar_resnet.cifar_resnet"},
         "dataset": info,
         "models": models,
         "se_minus_plain": summarize(diffs),
         "checkpoints": saved,
         "environment": {**environment(), "device": str(device), "jobs": jobs,
+                        "world_size": _world_size(),
                         "threads_per_run": 1 if jobs > 1 else torch.get_num_threads()},
         "started_utc": started,
         "wall_time_s": time.perf_counter() - start,
     }
+
+
+def _arch(settings: Settings, info: dict[str, Any]) -> dict[str, Any]:
+    return {"depth": settings.depth, "width": settings.width, "reduction": settings.reduction,
+            "num_classes": len(info["classes"])}
+
+
+# --------------------------------------------------------------------------------------------
+# The ablation sweep (chapter 8)
+# --------------------------------------------------------------------------------------------
+
+#: Every arm of the sweep: its name and the knobs of :func:`senet_lib.cifar_resnet.cifar_resnet`
+#: that differ from the plain network. ``"se"`` is the default SE-ResNet every study compares to.
+ARMS: dict[str, dict[str, Any]] = {
+    "plain": {"se": False},
+    "se": {"se": True},
+    "r2": {"se": True, "reduction": 2},
+    "r4": {"se": True, "reduction": 4},
+    "r8": {"se": True, "reduction": 8},
+    "r32": {"se": True, "reduction": 32},
+    "pool_max": {"se": True, "pool": "max"},
+    "pool_avgmax": {"se": True, "pool": "avgmax"},
+    "gate_tanh": {"se": True, "gate": "tanh"},
+    "gate_relu": {"se": True, "gate": "relu"},
+    "gate_hard_sigmoid": {"se": True, "gate": "hard_sigmoid"},
+    "stage1": {"se": True, "stages": [1]},
+    "stage2": {"se": True, "stages": [2]},
+    "stage3": {"se": True, "stages": [3]},
+    "pos_pre": {"se": True, "position": "pre"},
+    "pos_post": {"se": True, "position": "post"},
+    "pos_identity": {"se": True, "position": "identity"},
+    "no_squeeze": {"se": True, "squeeze": False},
+}
+
+#: Each study: the paper's table, and its arms (each study also holds ``plain`` and ``se``).
+STUDIES: dict[str, dict[str, Any]] = {
+    "reduction": {"paper_table": 10, "arms": ["r2", "r4", "r8", "se", "r32"]},
+    "squeeze": {"paper_table": 11, "arms": ["se", "pool_max", "pool_avgmax"]},
+    "excitation": {"paper_table": 12, "arms": ["se", "gate_tanh", "gate_relu", "gate_hard_sigmoid"]},
+    "stages": {"paper_table": 13, "arms": ["stage1", "stage2", "stage3", "se"]},
+    "integration": {"paper_table": 14, "arms": ["se", "pos_pre", "pos_post", "pos_identity"]},
+    "no_squeeze": {"paper_table": 16, "arms": ["se", "no_squeeze"]},
+}
+
+
+def sweep_arms(studies: Sequence[str]) -> list[str]:
+    """The arms that ``studies`` need, plain and the default SE first, each once."""
+    unknown = [s for s in studies if s not in STUDIES]
+    if unknown or not studies:
+        raise ValueError(f"studies must name one or more of {list(STUDIES)}, got {list(studies)}")
+    arms = ["plain", "se"]
+    for study in studies:
+        arms += [a for a in STUDIES[study]["arms"] if a not in arms]
+    return arms
+
+
+def _se_elementwise_ops(model: torch.nn.Module, input_size: tuple[int, ...]) -> int:
+    """Operations of the SE blocks that FLOP counters miss: pooling and scaling read every
+    element once (``2 N C H W``); a block without squeeze only scales (``N C H W``)."""
+    from .block import SEBlock
+    from .gates import se_blocks
+
+    total = 0
+
+    def count(module, inputs):
+        nonlocal total
+        total += inputs[0].numel() * (2 if isinstance(module, SEBlock) else 1)
+
+    handles = [b.register_forward_pre_hook(count) for b in se_blocks(model).values()]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(input_size))
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def arm_cost(settings: Settings, arm: str, num_classes: int) -> dict[str, int]:
+    """Parameters and FLOPs (for one 32 x 32 image) of an arm's network."""
+    from .cost import count_flops
+
+    model = cifar_resnet(settings.depth, num_classes, width=settings.width,
+                         **{"reduction": settings.reduction, **ARMS[arm]})
+    size = (1, 3, 32, 32)
+    return {"params": count_parameters(model), "flops": count_flops(model, size),
+            "se_elementwise_ops": _se_elementwise_ops(model, size)}
+
+
+def _sweep_run(settings: Settings, arm: str, seed: int, threads: int | None) -> dict[str, Any]:
+    """Train one arm with one seed (top level, for worker processes); the run's entry."""
+    _, hist, _, _, wall = _train_one(settings, seed, dict(ARMS[arm]), f"{arm} seed {seed}",
+                                     False, threads)
+    return {"seed": seed, "final_test_acc": hist.test_acc[-1], "wall_time_s": wall,
+            "test_acc": hist.test_acc}
+
+
+def _finish_sweep(results: dict[str, Any]) -> None:
+    """Per arm: accuracy summary and paired differences to the default SE arm (same seeds)."""
+    se_runs = {r["seed"]: r["final_test_acc"] for r in results["arms"]["se"]["runs"]}
+    for name, entry in results["arms"].items():
+        runs = sorted(entry["runs"], key=lambda r: r["seed"])
+        entry["runs"] = runs
+        if runs:
+            entry["final_test_acc"] = summarize([r["final_test_acc"] for r in runs])
+        diffs = [100 * (r["final_test_acc"] - se_runs[r["seed"]]) for r in runs if r["seed"] in se_runs]
+        entry["minus_se_points"] = (paired_difference(diffs) if len(diffs) > 1 and name != "se"
+                                    else None)
+
+
+def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: int = 1,
+          progress: bool = True, resume: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train every arm that ``studies`` need with every seed, writing ``out`` after each run.
+
+    ``resume`` is a results dict an earlier, interrupted call wrote with the same settings and
+    studies: its finished runs are kept and not trained again. Runs are ordered seed by seed
+    (all arms with seed 0, then seed 1, ...) so that a partial file holds comparable arms.
+    Returns the results dict (also in ``out``), with ``"complete": True``.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    arms = sweep_arms(studies)
+    _, _, info = _datasets(settings)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    if resume is None:
+        results = {
+            "format": FORMAT, "experiment": "sweep", "command": settings.command,
+            "settings": settings.to_json(), "studies": {s: STUDIES[s] for s in studies},
+            "architecture": {**_arch(settings, info), "family": "senet_lib.cifar_resnet.cifar_resnet"},
+            "dataset": info,
+            "arms": {a: {"knobs": ARMS[a], **arm_cost(settings, a, len(info["classes"])), "runs": []}
+                     for a in arms},
+            "sessions": [], "complete": False,
+        }
+    else:
+        results = resume
+    session = {"started_utc": started, "command": settings.command, "jobs": jobs, "runs": 0,
+               "wall_time_s": 0.0, "environment": {**environment(), "device": str(pick_device(settings.device)),
+                               "world_size": _world_size()}}
+    results["sessions"].append(session)
+    done = {(a, r["seed"]) for a, e in results["arms"].items() for r in e["runs"]}
+    todo = [(a, seed) for seed in settings.seeds for a in arms if (a, seed) not in done]
+
+    def record(arm: str, run: dict[str, Any]) -> None:
+        results["arms"][arm]["runs"].append(run)
+        session["runs"] += 1
+        session["wall_time_s"] = time.perf_counter() - t0
+        results["wall_time_s"] = sum(s["wall_time_s"] for s in results["sessions"])
+        _finish_sweep(results)
+        _write_json(out, results)
+
+    with tqdm(total=len(arms) * len(settings.seeds), initial=len(done), disable=not progress,
+              unit="run", desc="sweep") as bar:
+        if jobs > 1:
+            from concurrent.futures import FIRST_COMPLETED, wait
+
+            with _pool(jobs) as pool:
+                pending = {}
+                queue = list(todo)
+                while queue or pending:
+                    while queue and len(pending) < jobs:
+                        arm, seed = queue.pop(0)
+                        pending[pool.submit(_sweep_run, settings, arm, seed, 1)] = (arm, seed)
+                    bar.set_description("sweep: " + ", ".join(f"{a} seed {s}" for a, s in pending.values()))
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        arm, _seed = pending.pop(f)
+                        record(arm, f.result())
+                        bar.update()
+        else:
+            for arm, seed in todo:
+                bar.set_description(f"sweep: {arm} seed {seed}")
+                record(arm, _sweep_run(settings, arm, seed, None))
+                bar.update()
+    results["complete"] = True
+    session["wall_time_s"] = time.perf_counter() - t0
+    results["wall_time_s"] = sum(s["wall_time_s"] for s in results["sessions"])
+    _finish_sweep(results)
+    _write_json(out, results)
+    return results
+
+
+def _world_size() -> int:
+    """How many processes train each run (1, or torchrun's ``--nproc-per-node`` x nodes)."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _rank() -> int:
+    """This process's rank under ``torchrun`` (0 without it): only rank 0 writes files."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _write_json(path: Path, results: dict[str, Any]) -> None:
+    """Write ``results`` to ``path`` atomically (a crash never leaves half a file); rank 0 only."""
+    if _rank() != 0:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
 
 
 def checkpoint_name(dataset: str, depth: int, kind: str) -> str:
@@ -254,29 +564,50 @@ def _save_checkpoint(model, kind, arch, info, settings, seed, test_acc, folder: 
             "seed": seed, "final_test_acc": test_acc}
 
 
-def load_results(name: str = "compare_photos.json") -> dict[str, Any]:
-    """A results file shipped in ``senet_lib/results/`` (read as package data)."""
-    from importlib import resources
-
-    if not isinstance(name, str) or "/" in name or not name.endswith(".json"):
-        raise ValueError(f"name must be a file name ending in .json, got {name!r}")
-    ref = resources.files("senet_lib") / "results" / name
-    if not ref.is_file():
-        available = sorted(p.name for p in (resources.files("senet_lib") / "results").iterdir()
-                           if p.name.endswith(".json"))
-        raise FileNotFoundError(f"no results file {name!r} in senet_lib/results; available: {available}")
-    return json.loads(ref.read_text(encoding="utf-8"))
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m senet_lib.experiments",
-                                description="Experiments whose results the book plots.")
-    sub = p.add_subparsers(dest="experiment", required=True)
-    c = sub.add_parser("compare", help="plain vs SE CIFAR-style ResNet, several seeds")
+#: Settings for readers with a GPU, chosen with ``--preset NAME``; any option given on the
+#: command line wins over the preset. Nothing is downloaded unless ``--download`` is given.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The SE paper's CIFAR-10 ResNet-110 row (Table 4: 6.37 -> 5.21 % error) with He et al.'s
+    # (2016) CIFAR recipe as far as this loop has it: batch 128, lr 0.1, momentum 0.9, weight
+    # decay 1e-4, 164 epochs (their 64k iterations); a cosine decay stands in for their steps
+    # at epochs 82 and 123, and shortcuts are 1x1 projections (their option B, not A).
+    "cifar10-resnet110": {"dataset": "cifar10", "depth": 110, "epochs": 164, "batch_size": 128,
+                          "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4},
+    # The ablation sweep at CIFAR-10 scale on one GPU: ResNet-20, 30 epochs per arm.
+    "gpu": {"dataset": "cifar10", "depth": 20, "epochs": 30, "batch_size": 128, "lr": 0.1,
+            "weight_decay": 5e-4},
+}
+
+
+def _apply_preset(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Make ``--preset NAME``'s settings the defaults of the chosen subcommand."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("experiment", nargs="?")
+    pre.add_argument("--preset", default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.preset is None or known.experiment not in ("compare", "sweep"):
+        return
+    if known.preset not in PRESETS:
+        parser.error(f"--preset must be one of {list(PRESETS)}, got {known.preset!r}")
+    parser.subcommands[known.experiment].set_defaults(**PRESETS[known.preset])
+
+
+def _training_options(c: argparse.ArgumentParser, *, epochs: int, depth: int, per_class: int,
+                      seeds: list[int]) -> None:
+    """The options every training experiment shares (the fields of :class:`Settings`)."""
+    c.add_argument("--preset", choices=list(PRESETS), default=None,
+                   help="start from a preset's settings (options given here win): "
+                        + "; ".join(f"{k}: " + ", ".join(f"{a}={b}" for a, b in v.items())
+                                    for k, v in PRESETS.items()))
     c.add_argument("--dataset", choices=["photos", "cifar10"], default="photos")
-    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    c.add_argument("--epochs", type=int, default=15)
-    c.add_argument("--depth", type=int, default=20, help="6n + 2: 8, 14, 20, 32, ...")
+    c.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    c.add_argument("--epochs", type=int, default=epochs)
+    c.add_argument("--depth", type=int, default=depth, help="6n + 2: 8, 14, 20, 32, ...")
     c.add_argument("--width", type=int, default=16, help="channels of the first stage")
     c.add_argument("--reduction", type=int, default=16, help="SE reduction ratio r")
     c.add_argument("--batch-size", type=int, default=128)
@@ -284,7 +615,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--momentum", type=float, default=0.9)
     c.add_argument("--weight-decay", type=float, default=5e-4)
     c.add_argument("--warmup-epochs", type=float, default=1.0)
-    c.add_argument("--per-class", type=int, default=300, help="photos: training patches per class")
+    c.add_argument("--per-class", type=int, default=per_class, help="photos: training patches per class")
     c.add_argument("--test-per-class", type=int, default=100, help="photos: test patches per class")
     c.add_argument("--data-seed", type=int, default=0, help="photos: seed of the patch generator")
     c.add_argument("--max-cast", type=float, default=0.5,
@@ -294,16 +625,39 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--data-root", default="data", help="cifar10: folder with cifar-10-batches-py")
     c.add_argument("--download", action="store_true", help="cifar10: download if missing")
     c.add_argument("--subset", type=int, default=0, help="cifar10: use only the first N images")
-    c.add_argument("--device", default=None, help="cpu, cuda, ...; default: cuda if available")
+    c.add_argument("--device", default="auto",
+                   help="auto (default: CUDA, else MPS, else CPU), cpu, cuda, mps, or e.g. cuda:1")
+    c.add_argument("--amp", action="store_true", help="bfloat16 autocast for the forward pass")
+    c.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     c.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     c.add_argument("--out", required=True, help="where to write the results JSON")
-    c.add_argument("--checkpoint-dir", default=None,
-                   help="save the first seed's two models here, recording their SHA-256")
     c.add_argument("--jobs", type=int, default=1,
                    help="train this many runs at once in worker processes (1 thread each)")
     c.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m senet_lib.experiments",
+                                description="Experiments whose results the book plots.")
+    sub = p.add_subparsers(dest="experiment", required=True)
+    c = sub.add_parser("compare", help="plain vs SE CIFAR-style ResNet, several seeds")
+    _training_options(c, epochs=15, depth=20, per_class=300, seeds=[0, 1, 2])
+    c.add_argument("--checkpoint-dir", default=None,
+                   help="save the first seed's two models here, recording their SHA-256")
     c.add_argument("--force", action="store_true",
                    help="overwrite an existing results file and checkpoints (otherwise refused)")
+    w = sub.add_parser("sweep", help="the paper's ablations (chapter 8): one knob at a time, several seeds",
+                       description="Each study varies one knob of the SE-ResNet against the default SE "
+                                   "arm and the plain network, with the same seeds for every arm. The "
+                                   "results file is rewritten after every run; rerunning the same "
+                                   "command resumes an interrupted sweep.")
+    _training_options(w, epochs=10, depth=14, per_class=250, seeds=[0, 1, 2])
+    w.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES),
+                   help="which studies (default: all)")
+    w.add_argument("--force", action="store_true",
+                   help="start over, replacing an existing results file (otherwise a finished "
+                        "file is refused and an interrupted one with the same settings resumed)")
+    p.subcommands = {"compare": c, "sweep": w}
     return p
 
 
@@ -320,23 +674,109 @@ def _refuse_overwrite(args: argparse.Namespace) -> None:
                          + ": choose another --out / --checkpoint-dir, or add --force to replace them")
 
 
+def _resumable(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
+    """The interrupted sweep in ``--out`` to resume, ``None`` to start afresh; refuses to
+    replace a finished file or one made with other settings unless ``--force``."""
+    out = Path(args.out)
+    if args.force or not out.exists():
+        return None
+    try:
+        old = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"refusing to overwrite {out}: it is not a results file we can read ({e}); "
+                         "add --force to replace it") from None
+    if old.get("experiment") != "sweep":
+        raise SystemExit(f"refusing to overwrite {out}: it holds a {old.get('experiment')!r} "
+                         "experiment, not a sweep; choose another --out, or add --force")
+    before, now = old.get("settings", {}), settings.to_json()
+    rest = lambda d: {k: v for k, v in d.items() if k != "seeds"}  # noqa: E731
+    more_seeds = (rest(before) == rest(now) and len(now["seeds"]) > len(before.get("seeds", []))
+                  and now["seeds"][:len(before.get("seeds", []))] == before.get("seeds"))
+    if old.get("complete") and not more_seeds:
+        raise SystemExit(f"refusing to overwrite {out}: that sweep is finished; choose another "
+                         "--out, add seeds after its own (--seeds 0 1 2 3 4 extends 0 1 2), or add "
+                         "--force to run it again")
+    if (before != now and not more_seeds) or list(old.get("studies", {})) != list(args.studies):
+        raise SystemExit(f"refusing to resume {out}: it was started with other settings or studies "
+                         f"({old.get('command')}); rerun that command to resume it, or add --force "
+                         "to start over")
+    if more_seeds:  # the file becomes what this command makes from scratch
+        old["settings"]["seeds"], old["command"], old["complete"] = now["seeds"], settings.command, False
+    return old
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the results written."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    settings = {k: v for k, v in vars(args).items()
-                if k not in ("out", "checkpoint_dir", "no_progress", "experiment", "jobs", "force")}
-    settings["command"] = shlex.join(["python", "-m", "senet_lib.experiments", *argv])
+    parser = _parser()
+    _apply_preset(parser, argv)
+    args = parser.parse_args(argv)
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    command = shlex.join(["python", "-m", "senet_lib.experiments", *argv])
+    if args.device == "auto":
+        args.device = None  # written as null, as before the option took "auto"
+    try:
+        settings = Settings.from_args(args, command)
+        pick_device(settings.device)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"bad settings: {e}") from None
+    world = _start_distributed(settings)
+    if world > 1 and args.jobs > 1:
+        raise SystemExit(f"--jobs {args.jobs} with torchrun: each run already uses all {world} "
+                         "processes; leave --jobs at 1")
+    if settings.batch_size % world:
+        raise SystemExit(f"bad settings: --batch-size {settings.batch_size} must be divisible by the "
+                         f"number of processes ({world})")
+    try:
+        return _main(args, settings)
+    finally:
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _start_distributed(settings: Settings) -> int:
+    """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1); the world size.
+
+    The backend is NCCL on CUDA and gloo otherwise (the CPU); each process's device is its
+    ``LOCAL_RANK``'s GPU.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 1
+    import torch.distributed as dist
+
+    device = pick_device(settings.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_world_size()
+
+
+def _main(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    out = Path(args.out)
+    if args.experiment == "sweep":
+        resume = _resumable(args, settings)
+        if resume is not None:
+            done = sum(len(e["runs"]) for e in resume["arms"].values())
+            print(f"resuming {out}: {done} runs already there")
+        results = sweep(settings, args.studies, out, jobs=args.jobs,
+                        progress=not args.no_progress and _rank() == 0, resume=resume)
+        if _rank() == 0:
+            print(format_sweep(results))
+            print(f"wall time {results['wall_time_s']:.0f} s; written to {out}")
+        return results
     _refuse_overwrite(args)
     results = compare(settings, checkpoint_dir=args.checkpoint_dir,
                       progress=not args.no_progress, jobs=args.jobs)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    _write_json(out, results)
+    if _rank() != 0:
+        return results
     for kind, entry in results["models"].items():
         acc = entry["final_test_acc"]
         print(f"{kind:>5}: test accuracy {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %  "
@@ -345,6 +785,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"SE - plain: {100 * d['mean']:+.2f} ± {100 * d['std']:.2f} points; "
           f"wall time {results['wall_time_s']:.0f} s; written to {out}")
     return results
+
+
+def format_sweep(results: dict[str, Any]) -> str:
+    """A text table of a sweep: per study and arm, accuracy (mean ± s.e. over seeds), the paired
+    difference to the default SE arm (mean ± s.e., points), parameters and FLOPs."""
+    lines = []
+    for study, spec in results["studies"].items():
+        lines.append(f"{study} (paper Table {spec['paper_table']})")
+        for arm in ["plain", *[a for a in spec["arms"]]]:
+            e = results["arms"][arm]
+            acc = e.get("final_test_acc")
+            if acc is None:
+                lines.append(f"  {arm:<18} (no runs yet)")
+                continue
+            n = len(acc["values"])
+            sem = acc["std"] / n ** 0.5
+            d = e.get("minus_se_points")
+            diff = "" if d is None else f"  vs SE {d['mean']:+.2f} ± {d['sem']:.2f}"
+            lines.append(f"  {arm:<18} {100 * acc['mean']:6.2f} ± {100 * sem:.2f} % (n={n}){diff:<22}"
+                         f"  {e['params']:>9,} params  {e['flops'] / 1e6:7.2f} MFLOPs")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""SE inside networks: retrofit torchvision ResNets and VGGs, and count what SE costs.
+"""SE inside networks: retrofit torchvision ResNets and VGGs, and load timm's SE-ResNet-50.
 
 * :func:`add_se` puts an :class:`~senet_lib.block.SEBlock` into every residual block of a
   torchvision ResNet (``BasicBlock`` or ``Bottleneck``), at one of the five positions of the
   paper's integration study, or after every convolutional stage of a torchvision VGG.
 * :func:`se_resnet50` is ``add_se(torchvision.models.resnet50(weights=None))``.
-* :func:`analytic_se_params` is the paper's parameter formula ``(2 / r) * sum_s N_s * C_s**2``
-  (plus the biases the block keeps), per stage; :func:`count_se_params` counts the same
-  numbers in a model, :func:`analytic_se_flops` the operations of pooling, FCs and scaling.
 * :func:`se_resnet50_from_timm` loads a timm ``seresnet50`` or ``legacy_seresnet50`` state
   dict into the library's SE-ResNet-50 (timm itself is not imported: pass its model or its
-  state dict).
+  state dict); :func:`linear_as_conv1x1` is the other direction of its weight conversion,
+  an ``nn.Linear`` rewritten as the 1x1 convolution timm stores.
+* :func:`timm_legacy_seresnet50` builds timm's ``legacy_seresnet50`` itself (timm imported
+  inside it), with ImageNet's normalisation and class names, for analyses of its own modules.
+
+What SE costs in these networks (parameters, FLOPs, bytes) is counted in :mod:`senet_lib.cost`.
 
 Stages are numbered as torchvision names them: ``layer1`` ... ``layer4`` are stages 1 to 4
 (the paper calls them conv2_x ... conv5_x, "stage 2" to "stage 5"); a VGG has stages 1 to 5,
@@ -21,7 +23,6 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -29,35 +30,22 @@ from torchvision.models import VGG, ResNet, resnet50
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import _checks
-from .block import SEBlock, hidden_width
+from .block import SEBlock
 
 __all__ = [
     "POSITIONS",
-    "RESNET_LAYOUTS",
     "SEBasicBlock",
     "SEBottleneck",
-    "StageParams",
     "add_se",
     "se_resnet50",
-    "se_blocks",
-    "analytic_se_params",
-    "count_se_params",
-    "analytic_se_flops",
     "timm_to_senet_state_dict",
     "se_resnet50_from_timm",
+    "linear_as_conv1x1",
+    "timm_legacy_seresnet50",
 ]
 
 #: Where :func:`add_se` can put the SE block in a residual unit (the paper's Fig. 5 and Table 15).
 POSITIONS: tuple[str, ...] = ("standard", "pre", "post", "identity", "3x3")
-
-#: ``(blocks per stage, output channels per stage)`` of torchvision's ResNets.
-RESNET_LAYOUTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "resnet18": ((2, 2, 2, 2), (64, 128, 256, 512)),
-    "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512)),
-    "resnet50": ((3, 4, 6, 3), (256, 512, 1024, 2048)),
-    "resnet101": ((3, 4, 23, 3), (256, 512, 1024, 2048)),
-    "resnet152": ((3, 8, 36, 3), (256, 512, 1024, 2048)),
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,10 +56,9 @@ RESNET_LAYOUTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 class _SEResidual(nn.Module):
     """What the two SE residual blocks share: where the SE goes, and the merge of the branches."""
 
-    def __init__(self, position: str, fused: bool) -> None:
+    def __init__(self, position: str) -> None:
         super().__init__()
         self.position = position
-        self.fused = fused
 
     def _add_layers(self, layers: list[tuple[str, nn.Module | None]], se: SEBlock, after: str) -> None:
         """Register ``layers`` in order with ``se`` after the layer named ``after`` (or first,
@@ -86,18 +73,10 @@ class _SEResidual(nn.Module):
     def _merge(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         """Add the residual branch ``out`` to ``identity`` (both ``(N, C, H, W)``), then ReLU.
 
-        "standard": SE rescales the branch before the addition; with ``fused`` the rescale
-        and the addition are one ``addcmul``: ``relu(identity + out * s)``.
-        "identity": SE rescales the identity instead. "post": SE follows the final ReLU.
+        "standard": SE rescales the branch before the addition. "identity": SE rescales the
+        identity instead. "post": SE follows the final ReLU.
         """
         if self.position == "standard":
-            if self.fused:
-                s = self.se.gates(out)[:, :, None, None]  # (N, C, 1, 1)
-                if torch.is_grad_enabled() and (out.requires_grad or s.requires_grad):
-                    out = torch.addcmul(identity, out, s)  # backward needs `out` intact
-                else:  # inference: write into `out`, as torchvision's `out += identity` does
-                    out = torch.addcmul(identity, out, s, out=out)
-                return self.relu(out)
             out = self.se(out)
         elif self.position == "identity":
             identity = self.se(identity)
@@ -108,8 +87,7 @@ class _SEResidual(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        fused = ", fused=True" if self.position == "standard" and self.fused else ""
-        return f"position={self.position!r}{fused}"
+        return f"position={self.position!r}"
 
 
 class SEBasicBlock(_SEResidual):
@@ -122,8 +100,8 @@ class SEBasicBlock(_SEResidual):
     Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H / stride, W / stride)``.
     """
 
-    def __init__(self, block: BasicBlock, se: SEBlock, position: str, fused: bool = True) -> None:
-        super().__init__(position, fused)
+    def __init__(self, block: BasicBlock, se: SEBlock, position: str) -> None:
+        super().__init__(position)
         layers = [("conv1", block.conv1), ("bn1", block.bn1), ("relu", block.relu),
                   ("conv2", block.conv2), ("bn2", block.bn2), ("downsample", block.downsample)]
         self._add_layers(layers, se, after={"pre": "", "3x3": "relu"}.get(position, "bn2"))
@@ -149,8 +127,8 @@ class SEBottleneck(_SEResidual):
     Shapes: input ``(N, C_in, H, W)``, output ``(N, 4 * width, H / stride, W / stride)``.
     """
 
-    def __init__(self, block: Bottleneck, se: SEBlock, position: str, fused: bool = True) -> None:
-        super().__init__(position, fused)
+    def __init__(self, block: Bottleneck, se: SEBlock, position: str) -> None:
+        super().__init__(position)
         layers = [("conv1", block.conv1), ("bn1", block.bn1), ("conv2", block.conv2),
                   ("bn2", block.bn2), ("conv3", block.conv3), ("bn3", block.bn3),
                   ("relu", block.relu), ("downsample", block.downsample)]
@@ -220,10 +198,10 @@ def add_se(
     position: str = "standard",
     stages: Iterable[int] | None = None,
     *,
-    fused: bool = True,
+    pool: str = "avg",
+    gate: str = "sigmoid",
     bias1: bool = False,
     bias2: bool = True,
-    min_hidden: int = 1,
 ) -> nn.Module:
     """Insert SE blocks into a torchvision ResNet or VGG, **in place**, and return the model.
 
@@ -231,7 +209,7 @@ def add_se(
         model: a ``torchvision.models.ResNet`` (made of ``BasicBlock`` or ``Bottleneck``
             units: resnet18 ... resnet152, resnext, wide_resnet) or a ``torchvision.models.VGG``.
             Its existing layers (and weights) are kept; only SE blocks are added.
-        reduction: ``r``, the SE bottleneck has ``max(min_hidden, C // r)`` units.
+        reduction: ``r``, the SE bottleneck has ``max(1, C // r)`` units.
         position: where the SE block goes in each residual unit (the paper's Fig. 5):
             ``"standard"`` on the residual branch after its last BN, before the addition;
             ``"pre"`` on the residual branch before its first convolution;
@@ -242,11 +220,8 @@ def add_se(
             stage, before its max pooling.
         stages: which stages get SE, e.g. ``(1, 2, 3)`` (``layer1`` to ``layer3``);
             ``None`` (default) means all.
-        fused: "standard" position only: compute ``relu(identity + out * s)`` with one
-            ``torch.addcmul`` instead of rescaling and then adding (same numbers, one fewer
-            full-size tensor). A forward hook on ``se`` itself then does not fire (the gates
-            are computed with ``se.gates``); hooks on ``se.gate`` always do.
-        bias1, bias2, min_hidden: passed to :class:`~senet_lib.block.SEBlock`.
+        pool, gate, bias1, bias2: passed to every :class:`~senet_lib.block.SEBlock` (how it
+            squeezes, its last non-linearity, the biases of its two FC layers), which checks them.
 
     Returns:
         ``model`` itself, modified: each chosen residual unit is replaced by an
@@ -261,11 +236,10 @@ def add_se(
     """
     reduction = _checks.positive_int("reduction", reduction)
     position = _check_position(position)
-    _checks.boolean("fused", fused)
-    se_kwargs = dict(bias1=bias1, bias2=bias2, min_hidden=min_hidden)
+    se_kwargs = dict(pool=pool, gate=gate, bias1=bias1, bias2=bias2)
     SEBlock(1, reduction, **se_kwargs)  # bad SE settings fail here, before the model changes
     if isinstance(model, ResNet):
-        _add_se_resnet(model, reduction, position, stages, fused, se_kwargs)
+        _add_se_resnet(model, reduction, position, stages, se_kwargs)
     elif isinstance(model, VGG):
         _add_se_vgg(model, reduction, position, stages, se_kwargs)
     else:
@@ -283,7 +257,7 @@ def _new_se(channels: int, reduction: int, like: nn.Module, se_kwargs: dict) -> 
 
 
 def _add_se_resnet(model: ResNet, reduction: int, position: str, stages: object,
-                   fused: bool, se_kwargs: dict) -> None:
+                   se_kwargs: dict) -> None:
     chosen = _check_stages(stages, 4, "ResNet")
     layers = [model.layer1, model.layer2, model.layer3, model.layer4]
     # Check every block before changing any, so that an error leaves the model untouched.
@@ -309,7 +283,7 @@ def _add_se_resnet(model: ResNet, reduction: int, position: str, stages: object,
         for i, block in enumerate(layer):
             se = _new_se(_se_channels(block, position), reduction, block, se_kwargs)
             cls = SEBottleneck if isinstance(block, Bottleneck) else SEBasicBlock
-            new = cls(block, se, position, fused)
+            new = cls(block, se, position)
             new.train(block.training)
             layer[i] = new
 
@@ -346,7 +320,6 @@ def _add_se_vgg(model: VGG, reduction: int, position: str, stages: object, se_kw
 
 def se_resnet50(
     reduction: int = 16,
-    fused: bool = True,
     *,
     num_classes: int = 1000,
     bias1: bool = False,
@@ -361,136 +334,7 @@ def se_resnet50(
     Input ``(N, 3, H, W)``, output ``(N, num_classes)`` logits.
     """
     model = resnet50(weights=None, num_classes=num_classes)
-    return add_se(model, reduction, "standard", fused=fused, bias1=bias1, bias2=bias2)
-
-
-# --------------------------------------------------------------------------------------------
-# Counting: parameters and operations
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StageParams:
-    """The SE parameters of one stage: ``blocks`` SE blocks of ``channels`` channels each."""
-
-    stage: int
-    blocks: int
-    channels: int
-    hidden: int
-    weights: int
-    biases: int
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.biases
-
-
-def analytic_se_params(
-    blocks: Iterable[int],
-    channels: Iterable[int],
-    reduction: int = 16,
-    *,
-    bias1: bool = False,
-    bias2: bool = True,
-    min_hidden: int = 1,
-) -> list[StageParams]:
-    """The extra parameters of SE, per stage, from the formula (no model is built).
-
-    Stage ``s`` has ``N_s = blocks[s]`` SE blocks on ``C_s = channels[s]`` channels, each
-    with hidden width ``h_s = max(min_hidden, C_s // r)``:
-
-    * weights: ``N_s * 2 * C_s * h_s``, which is the paper's ``(2 / r) * N_s * C_s**2``
-      whenever ``r`` divides ``C_s``;
-    * biases: ``N_s * (h_s if bias1) + N_s * (C_s if bias2)``.
-
-    Example: ``analytic_se_params(*RESNET_LAYOUTS["resnet50"])`` gives SE-ResNet-50's
-    four stages, 2,514,944 weights in all at ``r = 16``.
-    """
-    blocks, channels = list(blocks), list(channels)
-    if len(blocks) != len(channels):
-        raise ValueError(
-            f"blocks and channels must have one entry per stage, got {len(blocks)} blocks "
-            f"{blocks} and {len(channels)} channels {channels}"
-        )
-    out = []
-    for s, (n, c) in enumerate(zip(blocks, channels), start=1):
-        n = _checks.positive_int(f"blocks[{s - 1}]", n)
-        c = _checks.positive_int(f"channels[{s - 1}]", c)
-        h = hidden_width(c, reduction, min_hidden)
-        out.append(StageParams(s, n, c, h, n * 2 * c * h, n * (h * bias1 + c * bias2)))
-    return out
-
-
-def _stage_of(name: str, model: nn.Module) -> int:
-    """Stage number of the module called ``name`` (``layer3.2.se`` -> 3; VGG by pool order)."""
-    m = re.match(r"layer(\d+)\.", name)
-    if m:
-        return int(m.group(1))
-    m = re.match(r"features\.(\d+)\.", name)
-    if m and isinstance(model, VGG):
-        pools = [i for i, x in enumerate(model.features)
-                 if isinstance(x, nn.MaxPool2d) or (isinstance(x, nn.Sequential) and hasattr(x, "pool"))]
-        return pools.index(int(m.group(1))) + 1
-    return 0
-
-
-def se_blocks(model: nn.Module) -> list[tuple[int, str, SEBlock]]:
-    """Every SE block of ``model`` as ``(stage, name, block)``, in order (stage 0: not in a stage)."""
-    return [(_stage_of(name, model), name, m) for name, m in model.named_modules()
-            if isinstance(m, SEBlock)]
-
-
-def count_se_params(model: nn.Module) -> dict[int, int]:
-    """Parameters of the SE blocks in ``model``, counted, per stage: ``{stage: count}``."""
-    counts: dict[int, int] = {}
-    for stage, _, se in se_blocks(model):
-        counts[stage] = counts.get(stage, 0) + sum(p.numel() for p in se.parameters())
-    return counts
-
-
-def analytic_se_flops(
-    model: nn.Module, input_size: tuple[int, int, int, int] = (1, 3, 224, 224)
-) -> dict[int, dict[str, int]]:
-    """What the SE blocks of ``model`` compute for one input of ``input_size``, per stage.
-
-    A forward pass (on zeros, without gradients) records the ``(N, C, H, W)`` shape each SE
-    block sees; from the shapes, per stage:
-
-    * ``"pool"``: ``N * C * H * W`` additions (global average pooling reads every element);
-    * ``"fc"``: ``N * 2 * C * h`` multiply-adds (the two fully connected layers);
-    * ``"scale"``: ``N * C * H * W`` multiplications (every element times its gate).
-
-    ReLU, sigmoid and biases (``C + h`` per block) are left out. Counters such as torchinfo
-    and ``torch.utils.flop_counter`` see only the ``"fc"`` part (see chapter 5).
-    """
-    if (not isinstance(input_size, (tuple, list)) or len(input_size) != 4
-            or not all(isinstance(v, int) and v > 0 for v in input_size)):
-        raise ValueError(f"input_size must be (N, C, H, W) positive ints, got {input_size!r}")
-    records: list[tuple[int, int, torch.Size]] = []  # (stage, hidden, input shape)
-    handles = []
-    for stage, _, se in se_blocks(model):
-        def hook(mod, args, stage=stage, hidden=se.hidden):
-            records.append((stage, hidden, args[0].shape))
-        handles.append(se.squeeze.register_forward_pre_hook(hook))
-    if not handles:
-        raise ValueError(f"model ({type(model).__name__}) has no SE blocks; use add_se first")
-    ref = next(model.parameters())
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(input_size, device=ref.device, dtype=ref.dtype))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    out: dict[int, dict[str, int]] = {}
-    for stage, hidden, (n, c, h, w) in records:
-        d = out.setdefault(stage, {"pool": 0, "fc": 0, "scale": 0})
-        d["pool"] += n * c * h * w
-        d["fc"] += n * 2 * c * hidden
-        d["scale"] += n * c * h * w
-    return out
+    return add_se(model, reduction, "standard", bias1=bias1, bias2=bias2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -545,9 +389,7 @@ def timm_to_senet_state_dict(
     return out, layout
 
 
-def se_resnet50_from_timm(
-    source: nn.Module | Mapping[str, torch.Tensor], *, fused: bool = True
-) -> ResNet:
+def se_resnet50_from_timm(source: nn.Module | Mapping[str, torch.Tensor]) -> ResNet:
     """The library's SE-ResNet-50 carrying the weights of a timm SE-ResNet-50.
 
     ``source`` is a timm ``seresnet50`` or ``legacy_seresnet50`` model, or its state dict.
@@ -568,7 +410,6 @@ def se_resnet50_from_timm(
         raise ValueError(f"SE hidden width {hidden} does not divide {channels} channels")
     model = se_resnet50(
         channels // hidden,
-        fused,
         num_classes=state["fc.weight"].shape[0],
         bias1="layer1.0.se.fc1.bias" in state,
         bias2="layer1.0.se.fc2.bias" in state,
@@ -580,3 +421,42 @@ def se_resnet50_from_timm(
             first.conv1.stride, first.conv2.stride = first.conv2.stride, (1, 1)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def linear_as_conv1x1(linear: nn.Linear) -> nn.Conv2d:
+    """The 1x1 convolution that computes what ``linear`` computes, on ``(N, C, 1, 1)``.
+
+    ``nn.Linear(C_in, C_out)`` holds a ``(C_out, C_in)`` weight; a 1x1 convolution (how timm
+    stores SE's FC layers) holds a ``(C_out, C_in, 1, 1)`` weight. Same numbers, two trailing
+    axes of size 1; the bias (if any) is copied as is. The result is a new module with its own
+    parameters, on the device and dtype of ``linear``.
+    """
+    if not isinstance(linear, nn.Linear):
+        raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
+    conv = nn.Conv2d(linear.in_features, linear.out_features, kernel_size=1,
+                     bias=linear.bias is not None)
+    conv = conv.to(device=linear.weight.device, dtype=linear.weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight[:, :, None, None])
+        if linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+def timm_legacy_seresnet50(pretrained: bool = False) -> tuple[nn.Module, dict]:
+    """timm's ``legacy_seresnet50`` (the authors' Caffe weights, ported) and its data config.
+
+    ``pretrained=True`` downloads the ImageNet weights (about 110 MB) on first use: only for
+    readers online. ``pretrained=False`` gives the same architecture with random weights,
+    which is what the tests use. Returns ``(model in eval mode, {"mean", "std",
+    "class_names"})`` with ImageNet's normalisation and the 1000 class descriptions.
+    """
+    _checks.boolean("pretrained", pretrained)
+    import timm
+    from timm.data import ImageNetInfo
+
+    model = timm.create_model("legacy_seresnet50", pretrained=pretrained).eval()
+    cfg = model.pretrained_cfg
+    info = ImageNetInfo()
+    names = [info.index_to_description(i) for i in range(1000)]
+    return model, {"mean": tuple(cfg["mean"]), "std": tuple(cfg["std"]), "class_names": names}

@@ -29,11 +29,11 @@ def setup(seed: int = 0, threads: int | None = None) -> dict[str, str]:
     torch.manual_seed(seed)
     if threads is not None:
         torch.set_num_threads(int(threads))
-    try:
-        import torchvision
+    try:  # the installed version, without importing torchvision (slow to import)
+        from importlib.metadata import version
 
-        tv = torchvision.__version__
-    except ImportError:  # pragma: no cover - torchvision is a dependency
+        tv = version("torchvision")
+    except Exception:  # pragma: no cover - torchvision is a dependency
         tv = "not installed"
     return {
         "python": platform.python_version(),

@@ -2,7 +2,9 @@
 
 Each photo has a loader and a credit line. ``load_photo(name)`` gives an
 ``(H, W, 3)`` ``uint8`` array; ``photo_tensor(name, size)`` gives a
-``(1, 3, size, size)`` float tensor in ``[0, 1]`` ready for a network.
+``(1, 3, size, size)`` float tensor in ``[0, 1]`` ready for a network;
+``photo_views(names, per_photo)`` gives random square crops of several photos, labelled by
+the photo each comes from.
 
 Sources: scikit-image's ``skimage.data`` (van der Walt et al., 2014), scikit-learn's
 ``load_sample_images`` and matplotlib's sample data.
@@ -11,13 +13,17 @@ Sources: scikit-image's ``skimage.data`` (van der Walt et al., 2014), scikit-lea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PHOTOS", "Photo", "photo_names", "load_photo", "photo_tensor", "to_tensor"]
+from . import _checks
+
+__all__ = ["PHOTOS", "Photo", "photo_names", "load_photo", "photo_tensor", "to_tensor",
+           "photo_views"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +141,45 @@ def to_tensor(img: np.ndarray, size: int | None = None) -> torch.Tensor:
 def photo_tensor(name: str, size: int | None = 224) -> torch.Tensor:
     """The photograph ``name`` as a ``(1, 3, size, size)`` float tensor in ``[0, 1]``."""
     return to_tensor(load_photo(name), size)
+
+
+def photo_views(
+    names: Sequence[str], per_photo: int, size: int = 224, *, seed: int = 0,
+    min_scale: float = 0.35,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random square crops of each photograph, resized to ``size`` (random flips too).
+
+    Each crop covers a side between ``min_scale`` and 1 times the photo's shorter side, at a
+    random place; half of them (at random) are mirrored left-right. The same ``seed`` gives
+    the same crops.
+
+    Returns:
+        ``(images (len(names) * per_photo, 3, size, size) in [0, 1], labels (len(names) * per_photo,))``,
+        where ``labels[i]`` is the index in ``names`` of the photo crop ``i`` comes from;
+        crops are ordered photo by photo.
+    """
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of photo names, not one str ({names!r})")
+    names = list(names)
+    if not names:
+        raise ValueError(f"names must list at least one photo, from {photo_names()}")
+    per_photo = _checks.positive_int("per_photo", per_photo)
+    size = _checks.positive_int("size", size)
+    if isinstance(min_scale, bool) or not isinstance(min_scale, (int, float)) or not 0.0 < min_scale <= 1.0:
+        raise ValueError(f"min_scale must be a number in (0, 1], got {min_scale!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for name in names:
+        img = to_tensor(load_photo(name))                     # (1, 3, H, W)
+        h, w = img.shape[-2:]
+        for _ in range(per_photo):
+            side = max(1, int(round(min(h, w) * rng.uniform(min_scale, 1.0))))
+            top = int(rng.integers(0, h - side + 1))
+            left = int(rng.integers(0, w - side + 1))
+            crop = img[:, :, top:top + side, left:left + side]
+            if rng.random() < 0.5:
+                crop = crop.flip(-1)
+            out.append(F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False,
+                                     antialias=True))
+    labels = torch.arange(len(names)).repeat_interleave(per_photo)
+    return torch.cat(out).clamp(0, 1), labels

@@ -23,6 +23,7 @@ from torch import nn
 
 from . import _checks
 from .block import SEBlock
+from .gates import record_gates
 from .photos import photo_tensor
 
 __all__ = ["DEFAULT_PHOTOS", "photo_crops", "TinySENet", "train", "collect_gates",
@@ -157,10 +158,15 @@ def train(
     return losses
 
 
-@torch.no_grad()
 def collect_gates(model: TinySENet, x: torch.Tensor) -> torch.Tensor:
-    """The SE block's gates for every image of ``x (N, 3, H, W)``: ``(N, width)``."""
-    return model.se.gates(model.features(x))
+    """The SE block's gates for every image of ``x (N, 3, H, W)``: ``(N, width)``.
+
+    Recorded by a forward hook on the block's gate (:func:`senet_lib.gates.record_gates`),
+    in eval mode and without gradients; the model's mode is restored afterwards.
+    """
+    if not isinstance(model, TinySENet):
+        raise TypeError(f"model must be a TinySENet, got {type(model).__name__}")
+    return record_gates(model, x, "se")["se"]
 
 
 def input_dependence(gates: torch.Tensor) -> float:

@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import _checks
 
-__all__ = ["History", "train", "evaluate", "pick_device", "random_flip", "lr_at"]
+__all__ = ["History", "train", "evaluate", "outputs", "predict", "accuracy", "pick_device", "throughput",
+           "random_flip", "lr_at"]
 
 
 @dataclass
@@ -54,11 +55,49 @@ class History:
         return len(self.epoch)
 
 
+#: What :func:`pick_device` accepts by name (or any ``torch.device`` / "cuda:1" style string).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """The device to train on: ``None`` or ``"auto"`` picks CUDA, else Apple's MPS, else the CPU;
+    a named device must exist here (``"cuda"`` without a GPU is an error, not a silent CPU run).
+    Under ``torchrun`` with CUDA, ``"auto"`` / ``"cuda"`` mean this process's GPU (``LOCAL_RANK``).
+    """
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be one of {DEVICES} or a torch device such as 'cuda:1', "
+                         f"got {device!r}") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r}: no CUDA GPU is available on this machine "
+                             "(use 'auto' or 'cpu')")
+        if dev.index is None:
+            dev = torch.device("cuda", _world()[2])
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                  and torch.backends.mps.is_available()):
+        raise ValueError(f"device={device!r}: Apple's MPS is not available on this machine")
+    return dev
+
+
+def _world() -> tuple[int, int, int]:
+    """``(world size, rank, local rank)``: ``(1, 0, 0)`` unless a process group is running
+    (``torchrun`` + :func:`torch.distributed.init_process_group`)."""
+    import os
+
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0))
+    return 1, 0, 0
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -75,18 +114,62 @@ def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int) -> flo
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * t))
 
 
+# --------------------------------------------------------------------------------------------
+# Scoring a model. Every score runs the model through `outputs` (eval mode, no gradients,
+# modes restored) and takes the top-1 class as `argmax(1)`: `evaluate` for a DataLoader
+# (loss too, as the training loop reports it), `predict` and `accuracy` for tensors in memory.
+# --------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def outputs(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """The outputs ``(N, K)`` of ``model`` for ``images (N, C, H, W)``, ``batch_size`` at a time.
+
+    The model runs in eval mode without gradients; every module's train/eval mode is restored
+    afterwards (also when the forward pass raises).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    images = _checks.feature_map("images", images)
+    if len(images) == 0:
+        raise ValueError(f"images must hold at least one image, got shape {tuple(images.shape)}")
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """Top-1 class ``(N,)`` of ``model`` (eval mode) for ``images (N, C, H, W)``."""
+    return outputs(model, images, batch_size=batch_size).argmax(1)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+             batch_size: int = 256) -> float:
+    """Top-1 accuracy (a fraction in ``[0, 1]``) of ``model`` (eval mode) on ``images (N, C, H, W)``
+    with integer ``labels (N,)``."""
+    images = _checks.feature_map("images", images)
+    labels = _checks.class_labels(labels, len(images))
+    return float((predict(model, images, batch_size=batch_size) == labels.to(images.device)).double().mean())
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` over ``loader`` (batches of ``(x (N,C,H,W), y (N,))``)."""
     device = pick_device(device)
-    model.eval()
     total_loss, correct, n = 0.0, 0, 0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
-        logits = model(x)
+        logits = outputs(model, x, batch_size=len(x))
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
         n += len(y)
+    if n == 0:
+        raise ValueError("loader gave no examples: cannot evaluate on an empty dataset")
     return total_loss / n, correct / n
 
 
@@ -156,6 +239,8 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     desc: str = "training",
+    amp: bool = False,
+    channels_last: bool = False,
 ) -> History:
     """Train ``model`` in place with SGD (Nesterov momentum) and a warm-up + cosine schedule.
 
@@ -171,9 +256,20 @@ def train(
         augment: ``augment(x, generator)`` applied to each training batch; ``None`` for none.
         seed: seeds the shuffling and the augmentation (the model's initialisation is
             whatever it is when you pass it: seed before you build it).
-        device: ``"cpu"``, ``"cuda"``, ...; default: CUDA if available.
+        device: ``"cpu"``, ``"cuda"``, ``"mps"``; default (``None`` / ``"auto"``): the best there is.
         progress: show a tqdm bar.
         desc: the bar's label.
+        amp: compute the forward pass in bfloat16 (``torch.autocast``); the weights stay float32.
+        channels_last: store images and weights channels-last (faster convolutions on GPUs).
+
+    Under ``torchrun`` (a running process group) training is data-parallel with
+    ``DistributedDataParallel``: ``batch_size`` is the global batch, split evenly across the
+    processes (it must be divisible by their number); each process draws its share of every
+    epoch with a ``DistributedSampler`` seeded by ``seed`` and augments with a generator seeded
+    from ``seed`` and its rank; gradients are averaged, so every process holds the same weights.
+    Batch norm becomes ``SyncBatchNorm`` on CUDA, so its statistics cover the global batch; on
+    the CPU (gloo) PyTorch's SyncBatchNorm is not available and each process normalises with
+    its own share. The history (losses, accuracies) covers the global batch.
 
     Returns:
         A :class:`History`, one entry per epoch.
@@ -189,13 +285,30 @@ def train(
             f"batch_size={batch_size} is larger than the training set ({len(train_data)} samples): "
             "with the last incomplete batch dropped there would be nothing to train on"
         )
+    _checks.boolean("amp", amp)
+    _checks.boolean("channels_last", channels_last)
+    world, rank, _ = _world()
+    if batch_size % world:
+        raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes "
+                         f"({world}): each process takes batch_size / {world} images per step")
     device = pick_device(device)
-    model.to(device)
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    net = _data_parallel(model, device) if world > 1 else model
 
-    gen = torch.Generator().manual_seed(seed)  # shuffling and augmentation
-    loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, drop_last=True,
-                        generator=gen)
+    # shuffling and augmentation; process 0 of a distributed run draws like a single process
+    gen = torch.Generator().manual_seed(seed + 1_000_003 * rank)
+    if world > 1:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train_data, num_replicas=world, rank=rank, shuffle=True,
+                                     seed=seed, drop_last=True)
+        loader = DataLoader(train_data, batch_size=batch_size // world, sampler=sampler, drop_last=True)
+    else:
+        sampler = None
+        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, drop_last=True,
+                            generator=gen)
     test_loader = (DataLoader(test_data, batch_size=256) if test_data is not None else None)
+    progress = progress and rank == 0
 
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
@@ -213,6 +326,8 @@ def train(
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             model.train()
+            if sampler is not None:
+                sampler.set_epoch(epoch)
             seen, loss_sum, correct = 0, 0.0, 0
             for x, y in loader:
                 for group in optimizer.param_groups:
@@ -220,8 +335,11 @@ def train(
                 x, y = x.to(device), y.to(device)
                 if augment is not None:
                     x = augment(x, gen)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    logits = net(x)
+                    loss = F.cross_entropy(logits.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -232,6 +350,8 @@ def train(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}",
                                 acc=f"{correct / seen:.3f}", refresh=False)
+            if world > 1:  # the epoch's statistics over all processes
+                seen, loss_sum, correct = _all_reduce_sum(seen, loss_sum, correct, device=device)
             test_loss, test_acc = (evaluate(model, test_loader, device)
                                    if test_loader is not None else (math.nan, math.nan))
             history.epoch.append(epoch)
@@ -246,3 +366,52 @@ def train(
                                 acc=f"{correct / seen:.3f}", test_acc=f"{test_acc:.3f}")
     model.eval()
     return history
+
+
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` wrapped for data-parallel training (SyncBatchNorm on CUDA, then DDP)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[device.index])
+    return DistributedDataParallel(model)
+
+
+def _all_reduce_sum(*values: float, device: torch.device) -> list[float]:
+    """The sums over all processes of ``values``."""
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    seen, loss_sum, correct = t.tolist()
+    return [int(seen), loss_sum, int(correct)]
+
+
+def throughput(model: nn.Module, *, batch_size: int = 128, steps: int = 3, warmup: int = 1,
+               image_size: int = 32, num_classes: int = 10, device: str | torch.device | None = "cpu",
+               amp: bool = False) -> float:
+    """Training images per second of ``model``: ``steps`` SGD steps (after ``warmup`` untimed
+    ones) on random ``(batch_size, 3, image_size, image_size)`` batches, the work :func:`train`
+    does per step (forward, cross-entropy, backward, update). The model's weights change."""
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    steps = _checks.positive_int("steps", steps)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    device = pick_device(device)
+    model.to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    y = torch.randint(0, num_classes, (batch_size,), device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for i in range(warmup + steps):
+        if i == warmup:
+            sync()
+            t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync()
+    return steps * batch_size / (time.perf_counter() - t0)

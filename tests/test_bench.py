@@ -1,5 +1,6 @@
-"""The benchmark runs end to end on tiny shapes (it measures; it asserts no speed), and the
-memory-traffic model gives the numbers worked out by hand."""
+"""The benchmark runs end to end on tiny shapes (it measures; it asserts no speed), its
+contenders compute the same function, and its statistics do what they say. (The bytes and FLOPs
+it reports are tested in test_cost.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import sys
 
 import pytest
 import torch
+from torch import nn
 
-from senet_lib import bench
-from senet_lib.bench import traffic
-from senet_lib.cifar_resnet import CifarResNet
+from senet_lib import SEBlock, bench
 
 
 @pytest.fixture
@@ -30,16 +30,18 @@ def test_block_benchmark_smoke(tmp_path, capsys, one_thread):
     out = tmp_path / "bench.json"
     assert bench.main(["block", "--quick", "--threads", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "ratio" in text and "Targets" in text
+    assert "senet_lib / classic" in text and "95 % interval" in text and "Targets" in text
     data = json.loads(out.read_text())
-    assert data["machine"]["torch"] == torch.__version__
+    assert data["environment"]["torch"] == torch.__version__
     assert data["command"].startswith("python -m senet_lib.bench block --quick")
     (cfg,) = data["block"]
     assert cfg["mode"] == "forward+backward" and not cfg["compiled"]
     for row in cfg["rows"]:
         assert set(row["median_ms"]) >= {"senet_lib", "torchvision", "classic"}
         assert all(v > 0 for v in row["median_ms"].values())
-        assert row["ratio_vs_best_of_timm_torchvision"] > 0
+        assert set(row["ratios"]) == set(row["median_ms"]) - {"senet_lib"} == set(row["ratio_ci95"])
+        for k, (low, high) in row["ratio_ci95"].items():
+            assert 0 < low <= row["ratios"][k] <= high
         assert row["bytes"]["total"] > 0
 
 
@@ -60,7 +62,7 @@ def test_full_benchmark_smoke(tmp_path, capsys, one_thread):
     out = tmp_path / "full.json"
     assert bench.main(["full", "--quick", "--no-compile", "--threads", "1", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert {"command", "machine", "settings", "block", "pieces", "ceilings", "models", "traffic",
+    assert {"command", "environment", "settings", "block", "pieces", "ceilings", "models", "traffic",
             "paper", "targets", "elapsed_s"} <= set(data)
     assert "--quick" in data["command"] and data["settings"]["quick"]
     assert len(data["block"]) == 4  # {fwd, fwd+bwd} x {contiguous, channels_last}, eager
@@ -70,16 +72,15 @@ def test_full_benchmark_smoke(tmp_path, capsys, one_thread):
     assert row["intensity"]["conv1x1"] > row["intensity"]["pool"]
     assert data["ceilings"]["bandwidth_GBps"] > 0 and data["ceilings"]["matmul_GFLOPs"] > 0
     first = data["models"][0]
-    assert set(first["ratios"]) >= {"senet_lib_fused", "senet_lib_unfused"}
-    assert set(first["ratio_ci95"]) == set(first["ratios"])
+    assert "senet_lib" in first["ratios"] and set(first["ratio_ci95"]) == set(first["ratios"])
     for pair, (low, high) in first["ratio_ci95"].items():
         assert low <= first["ratios"][pair] <= high
-    assert first["fused_max_abs_diff"] < 1e-3  # the fused path computes the same function
+    assert all(set(m["median_ms"]) >= {"resnet50", "se_resnet50"} for m in data["models"])
     gates = data["gates_in_network"]
     assert len(gates["blocks"]) == 16 and gates["in_place_ms"] > 0 and gates["again_ms"] > 0
     names = [t["name"] for t in data["targets"]]
     assert any("SEBlock" in n for n in names) and any("batch-1" in n for n in names)
-    assert data["traffic"]["unfused"]["per_image"] > data["traffic"]["fused"]["per_image"]
+    assert data["traffic"]["se_blocks"]["per_image"] > data["traffic"]["folded"]["per_image"]
     assert "Targets" in capsys.readouterr().out
 
 
@@ -87,7 +88,7 @@ def test_compiled_block_smoke(one_thread):
     torch.set_num_threads(1)
     (row,) = bench.bench_block([(16, 4)], batch=2, rounds=1, compiled=True, names=("senet_lib",))
     assert row["median_ms"]["senet_lib"] > 0 and row["compile_s"]["senet_lib"] > 0
-    assert row["ratio_vs_best_of_timm_torchvision"] is None  # no rival ran
+    assert row["ratios"] == {} == row["ratio_ci95"]  # no rival ran
 
 
 def test_module_runs_as_a_command():
@@ -99,9 +100,20 @@ def test_module_runs_as_a_command():
 # ------------------------------------------------------------------ contenders
 
 
+def test_classic_contender_is_the_plain_sequence_of_the_write_up():
+    classic = bench.ClassicSE(64, 16)
+    assert [type(m) for m in classic.gates] == [nn.AdaptiveAvgPool2d, nn.Flatten, nn.Linear, nn.ReLU,
+                                                nn.Linear, nn.Sigmoid, nn.Unflatten]
+    fc1, fc2 = classic.gates[2], classic.gates[4]
+    assert (fc1.in_features, fc1.out_features, fc1.bias) == (64, 4, None)
+    assert (fc2.in_features, fc2.out_features) == (4, 64) and fc2.bias is not None
+    assert bench.ClassicSE(3, 16).gates[2].out_features == 1  # the floor of SEBlock, not a 0-wide layer
+
+
 def test_contenders_compute_the_same_function():
     torch.manual_seed(0)
     mods = bench.block_contenders(32)
+    assert set(mods) >= {"senet_lib", "torchvision", "classic"}
     ours = mods["senet_lib"]
     x = torch.randn(2, 32, 5, 5)
     classic = mods["classic"]
@@ -114,17 +126,18 @@ def test_contenders_compute_the_same_function():
         bench.block_contenders(32, names=("senet_lib", "nope"))
 
 
-def test_model_contenders_share_weights_and_fused_matches():
-    models = bench.model_contenders(("se_resnet50_fused", "se_resnet50_unfused"))
-    assert models["se_resnet50_fused"].layer1[0].fused
-    assert not models["se_resnet50_unfused"].layer1[0].fused
-    x = torch.randn(1, 3, 32, 32)
-    assert bench.check_fused(models["se_resnet50_fused"], models["se_resnet50_unfused"], x) < 1e-4
+def test_model_contenders():
+    models = bench.model_contenders(("resnet50", "se_resnet50"))
+    assert set(models) == {"resnet50", "se_resnet50"}
+    assert sum(isinstance(m, SEBlock) for m in models["se_resnet50"].modules()) == 16
+    assert not any(isinstance(m, SEBlock) for m in models["resnet50"].modules())
+    assert all(not m.training and not any(p.requires_grad for p in m.parameters()) for m in models.values())
+    assert set(bench.PAIRS) >= {"senet_lib"} and bench.PAIRS["senet_lib"] == ("se_resnet50", "resnet50")
     with pytest.raises(ValueError, match="unknown models"):
         bench.model_contenders(("resnet51",))
 
 
-def test_gate_times_in_network_times_every_fused_block_and_leaves_the_model_as_it_was():
+def test_gate_times_in_network_times_every_block_and_leaves_the_model_as_it_was():
     from senet_lib.networks import se_resnet50
 
     torch.manual_seed(0)
@@ -138,7 +151,9 @@ def test_gate_times_in_network_times_every_fused_block_and_leaves_the_model_as_i
     assert [b["channels"] for b in res["blocks"][:3]] == [256] * 3
     assert all(b["in_place_us"] > 0 and b["again_us"] > 0 for b in res["blocks"])
     assert res["in_place_ms"] == pytest.approx(sum(b["in_place_us"] for b in res["blocks"]) / 1e3)
-    assert "gates" not in vars(model.layer1[0].se)  # the timing wrapper is gone
+    assert [b["size"] for b in res["blocks"][:1]] == [[8, 8]]  # 32 x 32 input, stage 1
+    assert "excite" not in vars(model.layer1[0].se)  # the timing wrapper is gone
+    assert not model.layer1[0].se._forward_pre_hooks  # and so is the shape hook
     with torch.inference_mode():
         torch.testing.assert_close(model(x), before)
 
@@ -149,9 +164,16 @@ def test_gate_times_in_network_rejects_models_it_cannot_time():
 
     with pytest.raises(ValueError, match="no SEBlock"):
         bench.gate_times_in_network(torchvision.models.resnet18(), torch.randn(1, 3, 32, 32))
-    with pytest.raises(ValueError, match="fused=True"):
-        bench.gate_times_in_network(se_resnet50(fused=False).eval(), torch.randn(1, 3, 32, 32),
-                                    rounds=1, warmup=0)
+    class Bypass(nn.Module):  # has an SE block but never runs it
+        def __init__(self):
+            super().__init__()
+            self.se = SEBlock(3)
+
+        def forward(self, x):
+            return x
+
+    with pytest.raises(ValueError, match="never called"):
+        bench.gate_times_in_network(Bypass(), torch.randn(1, 3, 8, 8), rounds=1, warmup=0)
     with pytest.raises(ValueError, match="rounds must be an int >= 1, got 0"):
         bench.gate_times_in_network(se_resnet50(), torch.randn(1, 3, 32, 32), rounds=0)
     with pytest.raises(ValueError, match="warmup must be an int >= 0, got -1"):
@@ -218,90 +240,39 @@ def test_summarize_medians_and_spread():
 
 
 def test_targets_are_read_from_results():
+    def block_row(timm, tv):
+        return {"median_ms": {"senet_lib": 1.0, "timm": 1.0 / timm[0], "torchvision": 1.0 / tv[0]},
+                "ratios": {"timm": timm[0], "torchvision": tv[0]},
+                "ratio_ci95": {"timm": timm[1], "torchvision": tv[1]}}
+
     results = {
         "block": [{"mode": "forward+backward", "compiled": False, "memory_format": "contiguous",
-                   "rows": [{"ratio_vs_best_of_timm_torchvision": 0.9},
-                            {"ratio_vs_best_of_timm_torchvision": 1.1}]},
+                   # against the faster rival (larger ratio): 0.9 at the first shape, 1.1 at the second
+                   "rows": [block_row((0.9, [0.85, 0.95]), (0.5, [0.4, 0.6])),
+                            block_row((0.7, [0.6, 0.8]), (1.1, [1.05, 1.2]))]},
                   {"mode": "forward", "compiled": False, "memory_format": "contiguous",
-                   "rows": [{"ratio_vs_best_of_timm_torchvision": 5.0}]}],
+                   "rows": [block_row((5.0, [5.0, 5.0]), (5.0, [5.0, 5.0]))]}],
         "models": [{"batch": 1, "compiled": False, "memory_format": "contiguous",
-                    "ratios": {"senet_lib_fused": 1.02, "timm": 1.06},
-                    "ratio_ci95": {"senet_lib_fused": [1.01, 1.04], "timm": [1.05, 1.07]}},
+                    "ratios": {"senet_lib": 1.02, "timm": 1.06},
+                    "ratio_ci95": {"senet_lib": [1.01, 1.04], "timm": [1.05, 1.07]}},
                    {"batch": 32, "compiled": False, "memory_format": "contiguous",
-                    "ratios": {"senet_lib_fused": 9.0}}],
+                    "ratios": {"senet_lib": 9.0}}],
     }
-    block, model = bench.targets(results)
+    block, model, vs_timm = bench.targets(results)  # no "classic" contender in rows: no classic target
+    assert vs_timm["value"] == 1.02 and vs_timm["target"] == 1.06 and vs_timm["met"]
     assert block["value"] == 1.1 and not block["met"] and block["per_shape"] == [0.9, 1.1]
+    assert block["ci95"] == [1.05, 1.2] and block["decided"]  # the whole interval is above 1.0
     assert model["value"] == 1.02 and model["met"] and model["beside"] == {"timm": 1.06}
     assert model["ci95"] == [1.01, 1.04] and not model["decided"]  # the interval straddles 1.03
-    results["models"][0]["ratio_ci95"]["senet_lib_fused"] = [1.01, 1.025]
+    results["models"][0]["ratio_ci95"]["senet_lib"] = [1.01, 1.025]
     assert bench.targets(results)[1]["decided"]
-
-
-def test_machine_describes_the_run():
-    m = bench.machine()
-    assert m["torch"] == torch.__version__ and m["cpu_count"] >= 1 and m["torch_threads"] >= 1
-
-
-# ------------------------------------------------------------------ the memory-traffic model
-
-
-def test_se_block_bytes_by_hand():
-    # SEBlock(32, r=16) on one 32 x 8 x 8 map: M = 2048, G = 32, h = 2, fp32.
-    b = traffic.se_block_bytes(32, 8, 8)
-    assert b["pool"] == 4 * (2048 + 32) == 8320
-    assert b["excite"] == 4 * (32 + 2 * 32 * 2 + 32 + 32) == 896
-    assert b["scale"] == 4 * (2 * 2048 + 32) == 16512
-    assert b["total"] == 8320 + 896 + 16512 == 25728
-    f = traffic.se_block_bytes(32, 8, 8, fused=True)
-    assert f["scale"] == 4 * 32 and f["total"] == 8320 + 896 + 128 == 9344
-
-
-def test_se_block_bytes_batch_dtype_and_hidden():
-    # batch 2, fp16, C = 3 < r: one hidden unit. M = 2*3*4*5 = 120, G = 6.
-    b = traffic.se_block_bytes(3, 4, 5, batch=2, dtype_bytes=2)
-    assert b["pool"] == 2 * 126 and b["excite"] == 2 * (12 + 6 + 3) and b["scale"] == 2 * 246
-    assert traffic.se_block_bytes(64, 2, 2, hidden=8)["excite"] == 4 * (128 + 2 * 64 * 8 + 64)
-    with pytest.raises(ValueError, match="channels"):
-        traffic.se_block_bytes(0, 8, 8)
-    with pytest.raises(TypeError, match="fused"):
-        traffic.se_block_bytes(8, 8, 8, fused="yes")
-
-
-def test_se_resnet50_bytes_per_image_by_hand():
-    # Feature-map elements over the 16 SE blocks at 224 x 224:
-    # 3*256*56^2 + 4*512*28^2 + 6*1024*14^2 + 3*2048*7^2 = 5,519,360.
-    maps = 3 * 256 * 56**2 + 4 * 512 * 28**2 + 6 * 1024 * 14**2 + 3 * 2048 * 7**2
-    assert maps == 5_519_360
-    channels = 3 * 256 + 4 * 512 + 6 * 1024 + 3 * 2048  # 15,104: one fc2 bias per channel
-    weights = 2_514_944 + channels  # the paper's (2/r) sum N_s C_s^2, plus the fc2 biases
-    vectors = 4 * channels  # z written and read, gates written and read
-    unfused = traffic.se_network_bytes(fused=False)
-    fused = traffic.se_network_bytes(fused=True)
-    assert unfused["total"] == 4 * (3 * maps + weights + vectors) == 76_594_176
-    assert fused["total"] == 4 * (maps + weights + vectors) == 32_439_296
-    assert unfused["total"] - fused["total"] == 4 * 2 * maps
-    assert [s["blocks"] for s in unfused["per_stage"]] == [3, 4, 6, 3]
-    assert traffic.se_network_bytes(batch=4)["per_image"] < unfused["per_image"]  # weights shared
-
-
-def test_flops_intensity_and_bandwidth():
-    f = traffic.se_block_flops(32, 8, 8)
-    assert f == {"pool": 2048, "excite": 4 * 32 * 2, "scale": 2048, "total": 4352}
-    c = traffic.conv_cost(1, 64, 256, 56, 1)
-    assert c.flops == 2 * 56 * 56 * 64 * 256
-    assert c.bytes == 4 * (56 * 56 * (64 + 256) + 64 * 256)
-    assert c.intensity == pytest.approx(c.flops / c.bytes)
-    assert traffic.conv_cost(1, 8, 8, 4, 3).flops == 2 * 16 * 64 * 9
-    assert traffic.implied_bandwidth(2e9, 0.5) == pytest.approx(4.0)
-    with pytest.raises(ValueError, match="seconds"):
-        traffic.implied_bandwidth(1.0, 0.0)
-
-
-@pytest.mark.parametrize("call", [
-    lambda: traffic.se_block_bytes(32, 8, 8, fused=1),
-    lambda: CifarResNet(1, se="yes"),
-])
-def test_flags_must_be_bools_and_the_error_says_so(call):
-    with pytest.raises(TypeError, match=r"must be a bool \(True or False\), got"):
-        call()
+    assert "SEBlock" in bench.format_results({"targets": bench.targets(results)})
+    # with the classic sequence timed too, its worst stage is a target of its own
+    for cfg in results["block"]:
+        for row, r in zip(cfg["rows"], (0.97, 1.04)):
+            row["ratios"]["classic"], row["ratio_ci95"]["classic"] = r, [r - 0.02, r + 0.02]
+    classic = [t for t in bench.targets(results) if "classic" in t["name"]]
+    assert [t["value"] for t in classic] == [1.04, 0.97] and [t["met"] for t in classic] == [False, True]
+    results["imports"] = {"senet_lib_vs_torch": {"median": 1.05, "low": 1.0, "high": 1.1}}
+    imports = bench.targets(results)[-1]
+    assert imports["name"].startswith("import senet_lib") and imports["met"] and imports["decided"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from senet_lib.anatomy import linear_as_conv1x1
+from senet_lib.networks import linear_as_conv1x1
 from senet_lib.exercises import check_excitation, check_fc_as_conv, check_se_overhead
 from checking import fails_with as _fails_with
 
@@ -36,7 +36,7 @@ def test_excitation_rejects(wrong, text):
 
 
 def _overhead(stages, r):
-    return sum(n * 2 * c * max(1, c // r) for c, n in stages)
+    return sum(n * 2 * c * max(1, c // r) for n, c in stages)
 
 
 def test_overhead_passes():
@@ -44,11 +44,12 @@ def test_overhead_passes():
 
 
 @pytest.mark.parametrize("wrong,text", [
-    (lambda stages, r: sum(n * c * max(1, c // r) for c, n in stages), "two weight matrices"),
-    (lambda stages, r: sum(2 * c * max(1, c // r) for c, _ in stages), "one SE block per stage"),
-    (lambda stages, r: sum(2 * n * c * c / r for c, n in stages), "C / r"),
-    (lambda stages, r: sum(n * (2 * c * max(1, c // r) + c) for c, n in stages), "biases"),
-    (lambda stages, r: sum(2 * n * c * (c // r) for c, n in stages), "at least one hidden unit"),
+    (lambda stages, r: sum(n * c * max(1, c // r) for n, c in stages), "two weight matrices"),
+    (lambda stages, r: sum(2 * c * max(1, c // r) for _, c in stages), "one SE block per stage"),
+    (lambda stages, r: sum(2 * n * c * c / r for n, c in stages), "C / r"),
+    (lambda stages, r: sum(n * (2 * c * max(1, c // r) + c) for n, c in stages), "biases"),
+    (lambda stages, r: sum(2 * n * c * (c // r) for n, c in stages), "at least one hidden unit"),
+    (lambda stages, r: sum(n * 2 * c * max(1, c // r) for c, n in stages), "(N_s, C_s)"),
 ])
 def test_overhead_rejects(wrong, text):
     _fails_with(check_se_overhead(wrong), text)

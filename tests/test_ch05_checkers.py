@@ -9,7 +9,8 @@ import pytest
 from senet_lib import SEBlock
 from senet_lib.block import hidden_width
 from senet_lib.exercises import check_se_basic_block, check_se_flops, check_se_params_by_stage
-from senet_lib.networks import analytic_se_flops, se_resnet50
+from senet_lib.cost import analytic_se_flops
+from senet_lib.networks import se_resnet50
 from checking import fails_with as _fails_with
 
 
@@ -82,7 +83,7 @@ def test_basic_block_passes():
     def with_library(block, se, x):  # the library's SEBasicBlock computes the same
         from senet_lib.networks import SEBasicBlock
 
-        return SEBasicBlock(block, se, "standard", fused=True)(x)
+        return SEBasicBlock(block, se, "standard")(x)
 
     assert check_se_basic_block(with_library).passed
 

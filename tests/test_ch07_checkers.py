@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from senet_lib import attention
+from senet_lib.gates import class_specificity, record_feature_maps, record_gates
+from senet_lib.removal import replace_se
 from senet_lib.exercises import (check_gates_of, check_most_suppressed, check_specificity,
                                  check_without_se)
 from checking import fails_with as _fails_with
@@ -36,7 +37,7 @@ def _gates_via(attr: str, remove: bool = True):
 
 def test_gates_of_passes():
     assert check_gates_of(_gates_via("gate")).passed
-    assert check_gates_of(lambda model, x, name: attention.record_gates(model, x, name)[name]).passed
+    assert check_gates_of(lambda model, x, name: record_gates(model, x, name)[name]).passed
 
 
 @pytest.mark.parametrize("wrong,text", [
@@ -72,22 +73,22 @@ def test_strict_mode_raises(monkeypatch):
 
 
 def _suppressed(model, image, name):
-    return int(attention.record_gates(model, image, name)[name][0].argmin())
+    return int(record_gates(model, image, name)[name][0].argmin())
 
 
 def test_most_suppressed_passes():
     assert check_most_suppressed(_suppressed).passed
     # a 0-d tensor is fine too
     assert check_most_suppressed(
-        lambda m, x, n: attention.record_gates(m, x, n)[n][0].argmin()).passed
+        lambda m, x, n: record_gates(m, x, n)[n][0].argmin()).passed
 
 
 @pytest.mark.parametrize("wrong,text", [
-    (lambda m, x, n: int(attention.record_gates(m, x, n)[n][0].argmax()), "most *amplified*"),
-    (lambda m, x, n: float(attention.record_gates(m, x, n)[n][0].min()), "gate value"),
-    (lambda m, x, n: int(attention.record_feature_maps(m, x, n)[0][0].mean(dim=(1, 2)).argmin()),
+    (lambda m, x, n: int(record_gates(m, x, n)[n][0].argmax()), "most *amplified*"),
+    (lambda m, x, n: float(record_gates(m, x, n)[n][0].min()), "gate value"),
+    (lambda m, x, n: int(record_feature_maps(m, x, n)[0][0].mean(dim=(1, 2)).argmin()),
      "smallest mean activation"),
-    (lambda m, x, n: attention.record_gates(m, x, n)[n][0].argsort()[:2], "one channel index"),
+    (lambda m, x, n: record_gates(m, x, n)[n][0].argsort()[:2], "one channel index"),
 ])
 def test_most_suppressed_rejects(wrong, text):
     _fails_with(check_most_suppressed(wrong), text)
@@ -108,7 +109,7 @@ def _spec(gates, labels):
 
 def test_specificity_passes():
     assert check_specificity(_spec).passed
-    assert check_specificity(attention.class_specificity).passed
+    assert check_specificity(class_specificity).passed
 
 
 def _between(gates, labels):
@@ -156,14 +157,14 @@ def _without(model, names, deep=True):
 
 def test_without_se_passes():
     assert check_without_se(_without).passed
-    assert check_without_se(lambda m, names: attention.replace_se(m, names)).passed
+    assert check_without_se(lambda m, names: replace_se(m, names)).passed
 
 
 @pytest.mark.parametrize("wrong,text", [
     (lambda m, names: _without(m, names, deep=False), "copy it first"),
     (lambda m, names: _without(m, names[:1]), "expected nn.Identity"),
     (lambda m, names: _without(m, ["se1", "se2"]), "which was not in names"),
-    (lambda m, names: attention.replace_se(m, names, "mean",
+    (lambda m, names: replace_se(m, names, "mean",
                                            {n: torch.full((m.get_submodule(n).channels,), 0.5)
                                             for n in names}), "expected nn.Identity"),
 ])

@@ -22,7 +22,7 @@ def se_bytes(n, c, h, w, reduction=16, fused=False):
 
 def test_se_bytes_passes():
     assert check_se_bytes(se_bytes).passed
-    from senet_lib.bench import se_block_bytes
+    from senet_lib.cost import se_block_bytes
     assert check_se_bytes(lambda n, c, h, w, r, fused: se_block_bytes(
         c, h, w, batch=n, reduction=r, fused=fused)["total"]).passed
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from senet_lib import checkpoints, experiments
+from senet_lib.records import load_results
 
 
 def test_load_trained_gives_the_documented_model_and_meta():
@@ -21,13 +22,13 @@ def test_load_trained_gives_the_documented_model_and_meta():
 
 
 def test_shipped_files_are_small():
-    res = experiments.load_results()
+    res = load_results(checkpoints.DEFAULT_RESULTS)
     for entry in res["checkpoints"].values():
         assert entry["bytes"] < 5_000_000
 
 
 def _shipped_copy(tmp_path, kind="se"):
-    entry = experiments.load_results()["checkpoints"][kind]
+    entry = load_results(checkpoints.DEFAULT_RESULTS)["checkpoints"][kind]
     from importlib import resources
 
     src = resources.files("senet_lib") / "checkpoints" / entry["file"]
@@ -51,7 +52,7 @@ def test_corrupted_file_names_file_and_remedy(tmp_path):
 
 def test_mismatched_and_missing_files(tmp_path):
     path, sha = _shipped_copy(tmp_path, "plain")
-    se_sha = experiments.load_results()["checkpoints"]["se"]["sha256"]
+    se_sha = load_results(checkpoints.DEFAULT_RESULTS)["checkpoints"]["se"]["sha256"]
     with pytest.raises(checkpoints.CheckpointError, match="SHA-256"):
         checkpoints.load_checkpoint(path, se_sha)  # the plain file where SE was expected
     with pytest.raises(checkpoints.CheckpointError, match="not found"):

@@ -4,8 +4,9 @@ import json
 import shlex
 
 import pytest
+import torch
 
-from senet_lib import checkpoints, experiments
+from senet_lib import checkpoints, experiments, records
 
 SMOKE = ["compare", "--dataset", "photos", "--seeds", "0", "1", "--epochs", "1", "--depth", "8",
          "--width", "4", "--per-class", "4", "--test-per-class", "3", "--batch-size", "8",
@@ -115,7 +116,7 @@ def test_summarize():
 
 
 def test_shipped_results_were_made_by_the_command():
-    res = experiments.load_results("compare_photos.json")
+    res = records.load_results("compare_photos.json")
     assert res["command"].startswith("python -m senet_lib.experiments compare")
     assert len(res["settings"]["seeds"]) >= 3
     for kind in ("plain", "se"):
@@ -131,12 +132,12 @@ def test_shipped_results_were_made_by_the_command():
 def test_chapter6_claims_hold_for_the_shipped_results():
     """Chapter 6's prose about the two shipped results files; if they are remade, this test says
     which sentences to re-read."""
-    with_cast = experiments.paired_summary(experiments.load_results("compare_photos.json"))
-    nocast_res = experiments.load_results("compare_photos_nocast.json")
+    with_cast = experiments.paired_summary(records.load_results("compare_photos.json"))
+    nocast_res = records.load_results("compare_photos_nocast.json")
     without = experiments.paired_summary(nocast_res)
     assert nocast_res["settings"]["max_cast"] == 0 and nocast_res["settings"]["max_exposure"] == 0
     # "the same command, with the same seeds, depth, epochs and patches"
-    main = experiments.load_results("compare_photos.json")["settings"]
+    main = records.load_results("compare_photos.json")["settings"]
     for k in ("depth", "width", "epochs", "per_class", "test_per_class", "seeds", "lr", "batch_size"):
         assert main[k] == nocast_res["settings"][k], k
     # the verdict with casts: SE's difference clears the 5 % bar
@@ -149,9 +150,9 @@ def test_chapter6_claims_hold_for_the_shipped_results():
 
 def test_load_results_errors():
     with pytest.raises(ValueError, match="name"):
-        experiments.load_results("../x.json")
+        records.load_results("../x.json")
     with pytest.raises(FileNotFoundError, match="available"):
-        experiments.load_results("nope.json")
+        records.load_results("nope.json")
 
 
 def test_cifar10_path_of_the_command_on_a_fixture(tmp_path, monkeypatch):
@@ -170,3 +171,147 @@ def test_cifar10_path_of_the_command_on_a_fixture(tmp_path, monkeypatch):
     assert res["dataset"]["name"] == "cifar10" and res["dataset"]["n_train"] == 16
     assert res["dataset"]["n_test"] == 10 and len(res["dataset"]["classes"]) == 10
     assert json.loads((tmp_path / "c.json").read_text())["models"]["se"]["runs"][0]["seed"] == 0
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(dataset="imagenet"), "dataset"), (dict(seeds=()), "seeds"), (dict(seeds=(0, 0)), "distinct"),
+    (dict(seeds=(-1,)), "seeds"), (dict(epochs=0), "epochs"), (dict(depth=21), "depth"),
+    (dict(lr=-0.1), "lr"), (dict(batch_size=2.5), "batch_size"),
+])
+def test_settings_are_validated_once(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        experiments.Settings(**kwargs)
+
+
+def test_settings_round_trip_to_the_results_file():
+    s = experiments.Settings(seeds=[3, 1], epochs=2, command="python -m x")
+    assert s.seeds == (3, 1)
+    out = s.to_json()
+    assert out["seeds"] == [3, 1] and "command" not in out
+    assert experiments.Settings(**out) == s  # the file's settings rebuild the same settings
+
+
+def test_test_split_is_normalised_with_the_training_statistics():
+    """The model sees its training set's mean and std on any test split, whatever its size
+    (before the fix the test split carried the statistics of a training draw of its own size)."""
+    from senet_lib.data import normalize, photo_patches
+
+    s = experiments.Settings(per_class=6, test_per_class=3)
+    train_ds, test_ds, info = experiments._datasets(s)
+    tr = photo_patches("train", 6, seed=0)
+    te = photo_patches("test", 3, seed=0)
+    assert info["mean"] == list(tr.mean) and info["std"] == list(tr.std)
+    assert list(te.mean) != list(tr.mean)  # the test call's own statistics differ ...
+    torch.testing.assert_close(test_ds.tensors[0], normalize(te.images, tr.mean, tr.std))  # ... unused
+    torch.testing.assert_close(train_ds.tensors[0], normalize(tr.images, tr.mean, tr.std))
+
+
+# --- the ablation sweep --------------------------------------------------------------------------
+
+SWEEP = ["sweep", "--studies", "no_squeeze", "--seeds", "0", "--epochs", "1", "--depth", "8",
+         "--width", "4", "--per-class", "4", "--test-per-class", "3", "--batch-size", "8",
+         "--threads", "1", "--no-progress"]
+
+
+def test_sweep_smoke_writes_every_arm(tmp_path):
+    out = tmp_path / "s.json"
+    res = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(out)])
+    assert res == json.loads(out.read_text()) and res["complete"]
+    assert list(res["arms"]) == ["plain", "se", "no_squeeze"]
+    assert res["studies"] == {"no_squeeze": {"paper_table": 16, "arms": ["se", "no_squeeze"]}}
+    for name, arm in res["arms"].items():
+        assert [r["seed"] for r in arm["runs"]] == [0, 1]
+        assert arm["params"] > 0 and arm["flops"] > 0
+        diffs = [100 * (r["final_test_acc"] - s["final_test_acc"])
+                 for r, s in zip(arm["runs"], res["arms"]["se"]["runs"])]
+        if name == "se":
+            assert arm["minus_se_points"] is None
+        else:
+            assert arm["minus_se_points"]["values"] == pytest.approx(diffs)
+    # no squeeze costs FLOPs that grow with the map; SE's FC layers barely count
+    assert res["arms"]["no_squeeze"]["flops"] > res["arms"]["se"]["flops"] > res["arms"]["plain"]["flops"]
+    assert res["arms"]["se"]["se_elementwise_ops"] > 0 == res["arms"]["plain"]["se_elementwise_ops"]
+    assert res["command"].startswith("python -m senet_lib.experiments sweep") and res["wall_time_s"] > 0
+    assert "reduction" in experiments.format_sweep(res) or "no_squeeze" in experiments.format_sweep(res)
+
+
+def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, monkeypatch):
+    out = tmp_path / "s.json"
+    argv = SWEEP + ["--seeds", "0", "1", "--out", str(out)]
+    real = experiments._sweep_run
+    calls = []
+
+    def dies_after_four(settings, arm, seed, threads):
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the machine went away mid-sweep
+        calls.append((arm, seed))
+        return real(settings, arm, seed, threads)
+
+    monkeypatch.setattr(experiments, "_sweep_run", dies_after_four)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.main(argv)
+    partial = json.loads(out.read_text())
+    assert not partial["complete"] and sum(len(a["runs"]) for a in partial["arms"].values()) == 4
+    kept = {a: list(e["runs"]) for a, e in partial["arms"].items()}
+
+    calls.clear()
+    monkeypatch.setattr(experiments, "_sweep_run", lambda *a: calls.append(a[1:3]) or real(*a))
+    res = experiments.main(argv)
+    assert calls == [("se", 1), ("no_squeeze", 1)]  # only the two missing runs were trained
+    assert res["complete"] and len(res["sessions"]) == 2
+    for arm, runs in kept.items():
+        assert res["arms"][arm]["runs"][:len(runs)] == runs
+    # finished: refused without --force, and refused with other settings
+    with pytest.raises(SystemExit, match="finished.*--force"):
+        experiments.main(argv)
+    # ... but more seeds after its own extend it, training only the new seed
+    calls.clear()
+    more = SWEEP + ["--seeds", "0", "1", "2", "--out", str(out)]
+    res = experiments.main(more)
+    assert calls == [("plain", 2), ("se", 2), ("no_squeeze", 2)] and res["complete"]
+    assert res["settings"]["seeds"] == [0, 1, 2] and res["command"].endswith(str(out))
+    assert "0 1 2" in res["command"] and len(res["arms"]["se"]["runs"]) == 3
+    with pytest.raises(SystemExit, match="finished"):
+        experiments.main(argv)  # fewer seeds than the file holds: nothing to add
+    out.write_text(json.dumps({**res, "complete": False}))
+    with pytest.raises(SystemExit, match="other settings"):
+        experiments.main(argv + ["--epochs", "2"])
+    with pytest.raises(SystemExit):  # argparse: invalid choice for --studies
+        experiments.main(SWEEP[:2] + ["nonsense"] + SWEEP[3:] + ["--out", str(tmp_path / "x.json")])
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_sweep_arms_and_studies():
+    assert experiments.sweep_arms(["reduction"]) == ["plain", "se", "r2", "r4", "r8", "r32"]
+    everything = experiments.sweep_arms(list(experiments.STUDIES))
+    assert set(everything) == set(experiments.ARMS) and len(everything) == len(set(everything))
+    with pytest.raises(ValueError, match="studies"):
+        experiments.sweep_arms(["colour"])
+
+
+def test_presets_set_defaults_and_options_win(tmp_path, monkeypatch):
+    import os
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    from test_data import _write_cifar_fixture
+
+    p = experiments._parser()
+    experiments._apply_preset(p, ["compare", "--preset", "cifar10-resnet110", "--out", "x"])
+    args = p.parse_args(["compare", "--preset", "cifar10-resnet110", "--out", "x"])
+    assert (args.dataset, args.depth, args.epochs, args.weight_decay) == ("cifar10", 110, 164, 1e-4)
+    assert not args.download  # a preset never downloads by itself
+    # the GPU preset of the sweep, run offline on the CIFAR fixture with small overrides
+    _write_cifar_fixture(tmp_path, n_train=40, n_test=10)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    res = experiments.main(["sweep", "--preset", "gpu", "--studies", "no_squeeze", "--data-root",
+                            str(tmp_path), "--subset", "16", "--seeds", "0", "--epochs", "1",
+                            "--depth", "8", "--width", "4", "--batch-size", "8", "--no-progress",
+                            "--out", str(tmp_path / "s.json")])
+    assert res["settings"]["dataset"] == "cifar10" and res["settings"]["epochs"] == 1
+    assert res["settings"]["weight_decay"] == experiments.PRESETS["gpu"]["weight_decay"]
+    assert res["dataset"]["n_train"] == 16 and res["complete"]
+    with pytest.raises(SystemExit):
+        experiments.main(["compare", "--preset", "tpu", "--out", str(tmp_path / "n.json")])

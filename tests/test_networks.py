@@ -1,4 +1,5 @@
-"""Tests for senet_lib.networks: add_se, SE-ResNet-50's parameter arithmetic, timm parity."""
+"""Tests for senet_lib.networks: add_se at every position, in ResNets and VGGs; timm parity.
+(What SE costs in these networks is tested in test_cost.py.)"""
 
 from __future__ import annotations
 
@@ -8,30 +9,21 @@ import torchvision
 from torch import nn
 
 from senet_lib import SEBlock
+from senet_lib.cost import count_parameters, count_se_params
 from senet_lib.networks import (
     POSITIONS,
-    RESNET_LAYOUTS,
     SEBasicBlock,
     SEBottleneck,
     add_se,
-    analytic_se_flops,
-    analytic_se_params,
-    count_se_params,
-    se_blocks,
+    linear_as_conv1x1,
     se_resnet50,
     se_resnet50_from_timm,
     timm_to_senet_state_dict,
 )
 
-RESNET50_PARAMS = 25_557_032
-# (2 / 16) * N_s * C_s**2 for N = (3, 4, 6, 3), C = (256, 512, 1024, 2048)
-SE50_WEIGHTS_PER_STAGE = [24_576, 131_072, 786_432, 1_572_864]
-SE50_FC2_BIASES_PER_STAGE = [768, 2_048, 6_144, 6_144]  # N_s * C_s
-SE50_FC1_BIASES_PER_STAGE = [48, 128, 384, 384]  # N_s * C_s / 16
 
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def se_modules(model: nn.Module) -> list[SEBlock]:
+    return [m for m in model.modules() if isinstance(m, SEBlock)]
 
 
 def small_resnet(block: str = "bottleneck") -> torchvision.models.ResNet:
@@ -51,76 +43,6 @@ def randomize_bn(model: nn.Module) -> None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.05)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) * 0.4 + 0.8)
-
-
-# ---------------------------------------------------------------- SE-ResNet-50 arithmetic
-
-
-def test_se_resnet50_parameter_count_exact():
-    model = se_resnet50()
-    assert n_params(torchvision.models.resnet50()) == RESNET50_PARAMS
-    assert n_params(model) == RESNET50_PARAMS + 2_514_944 + 15_104 == 28_087_080
-    per_stage = count_se_params(model)
-    expected = [w + b for w, b in zip(SE50_WEIGHTS_PER_STAGE, SE50_FC2_BIASES_PER_STAGE)]
-    assert per_stage == {1: 25_344, 2: 133_120, 3: 792_576, 4: 1_579_008}
-    assert list(per_stage.values()) == expected
-
-
-def test_analytic_formula_matches_paper_and_model():
-    stages = analytic_se_params(*RESNET_LAYOUTS["resnet50"], reduction=16)
-    assert [s.weights for s in stages] == SE50_WEIGHTS_PER_STAGE
-    assert sum(s.weights for s in stages) == 2_514_944
-    # the paper's (2 / r) * sum N_s C_s^2, exactly
-    blocks, channels = RESNET_LAYOUTS["resnet50"]
-    assert sum(2 * n * c * c for n, c in zip(blocks, channels)) // 16 == 2_514_944
-    assert [s.biases for s in stages] == SE50_FC2_BIASES_PER_STAGE
-    both = analytic_se_params(blocks, channels, 16, bias1=True)
-    both_biases = [a + b for a, b in zip(SE50_FC1_BIASES_PER_STAGE, SE50_FC2_BIASES_PER_STAGE)]
-    assert [s.biases for s in both] == both_biases
-    assert RESNET50_PARAMS + sum(s.total for s in both) == 28_088_024  # timm's seresnet50
-    assert n_params(se_resnet50(bias1=True)) == 28_088_024
-    none = analytic_se_params(blocks, channels, 16, bias2=False)
-    assert sum(s.total for s in none) == 2_514_944
-
-
-@pytest.mark.parametrize("arch", sorted(RESNET_LAYOUTS))
-@pytest.mark.parametrize("reduction", [4, 16, 32])
-def test_analytic_matches_counted_for_every_resnet(arch, reduction):
-    with torch.device("meta"):  # structure only: no memory, no initialisation
-        model = add_se(getattr(torchvision.models, arch)(), reduction)
-    counted = count_se_params(model)
-    analytic = analytic_se_params(*RESNET_LAYOUTS[arch], reduction=reduction)
-    assert counted == {s.stage: s.total for s in analytic}
-
-
-def test_stage4_holds_most_of_the_overhead():
-    stages = analytic_se_params(*RESNET_LAYOUTS["resnet50"])
-    total = sum(s.total for s in stages)
-    assert stages[3].total / total > 0.6
-    no4 = add_se(torchvision.models.resnet50(), stages=(1, 2, 3))
-    assert n_params(no4) - RESNET50_PARAMS == total - stages[3].total
-
-
-def test_analytic_params_errors():
-    with pytest.raises(ValueError, match="one entry per stage"):
-        analytic_se_params([3, 4], [256])
-    with pytest.raises(ValueError, match="channels"):
-        analytic_se_params([3], [0])
-    with pytest.raises(ValueError, match="reduction"):
-        analytic_se_params([3], [64], 0)
-
-
-def test_analytic_flops_se_resnet50():
-    flops = analytic_se_flops(se_resnet50(), (1, 3, 224, 224))
-    sizes = {1: 56, 2: 28, 3: 14, 4: 7}
-    blocks, channels = RESNET_LAYOUTS["resnet50"]
-    for s, (n, c) in enumerate(zip(blocks, channels), start=1):
-        assert flops[s]["pool"] == flops[s]["scale"] == n * c * sizes[s] ** 2
-        assert flops[s]["fc"] == SE50_WEIGHTS_PER_STAGE[s - 1]
-    with pytest.raises(ValueError, match="no SE blocks"):
-        analytic_se_flops(torchvision.models.resnet18(), (1, 3, 32, 32))
-    with pytest.raises(ValueError, match="input_size"):
-        analytic_se_flops(se_resnet50(), (3, 224, 224))
 
 
 # ---------------------------------------------------------------- add_se: structure
@@ -149,7 +71,7 @@ def test_add_se_retrofit_preserves_the_rest_of_the_network():
         model = add_se(small_resnet().eval(), position=position)
         model.load_state_dict(plain.state_dict(), strict=False)
         with torch.no_grad():
-            for _, _, se in se_blocks(model):
+            for se in se_modules(model):
                 se.fc2.weight.zero_()
                 se.fc2.bias.fill_(40.0)  # sigmoid(40) == 1 in float32
             out = model(x)
@@ -232,8 +154,12 @@ def test_add_se_errors_name_the_problem():
         add_se(torchvision.models.resnet18(), position="3x3")
     with pytest.raises(ValueError, match="VGG has none"):
         add_se(vgg, position="pre")
-    with pytest.raises(TypeError, match="fused must be a bool"):
-        add_se(torchvision.models.resnet18(), fused="yes")
+    with pytest.raises(ValueError, match="pool must be one of .* got 'median'"):
+        add_se(torchvision.models.resnet18(), pool="median")
+    with pytest.raises(ValueError, match="gate must be one of .* got 'softmax'"):
+        add_se(torchvision.models.resnet18(), gate="softmax")
+    with pytest.raises(TypeError, match="bias1 must be a bool"):
+        add_se(torchvision.models.resnet18(), bias1=1)
     model = add_se(torchvision.models.resnet18())
     with pytest.raises(ValueError, match="already has SE blocks"):
         add_se(model)
@@ -247,8 +173,8 @@ def test_failed_add_se_leaves_model_untouched():
     with pytest.raises(ValueError):
         add_se(model, position="3x3")
     with pytest.raises(ValueError):
-        add_se(model, min_hidden=0)
-    assert not se_blocks(model)
+        add_se(model, gate="softmax")
+    assert not se_modules(model)
 
 
 def test_add_se_keeps_training_mode_and_dtype():
@@ -258,32 +184,20 @@ def test_add_se_keeps_training_mode_and_dtype():
     assert model.layer3[1].se.fc1.weight.dtype == torch.float64
 
 
-# ---------------------------------------------------------------- fused == unfused
+@pytest.mark.parametrize("pool,gate", [("avg", "sigmoid"), ("max", "hard_sigmoid")])
+def test_add_se_passes_pool_and_gate_to_every_block(pool, gate):
+    model = add_se(small_resnet(), pool=pool, gate=gate, bias1=True)
+    ses = se_modules(model)
+    assert len(ses) == 5 and all(se.squeeze.pool == pool and se.gate_name == gate for se in ses)
+    assert all(se.fc1.bias is not None for se in ses)
+    vgg = add_se(torchvision.models.vgg11(), stages=(5,), pool=pool, gate=gate)
+    assert [(se.squeeze.pool, se.gate_name) for se in se_modules(vgg)] == [(pool, gate)]
 
 
-@pytest.mark.parametrize("block", ["basic", "bottleneck"])
-def test_fused_equals_unfused_forward_and_backward(block):
-    torch.manual_seed(0)
-    fused = add_se(small_resnet(block), fused=True)
-    unfused = add_se(small_resnet(block), fused=False)
-    unfused.load_state_dict(fused.state_dict())
-    assert fused.layer1[0].fused and not unfused.layer1[0].fused
-    x = torch.randn(3, 3, 40, 40)
-    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
-    for m in (fused, unfused):
-        m.train()
-    out_a, out_b = fused(xa), unfused(xb)
-    torch.testing.assert_close(out_a, out_b, rtol=1e-5, atol=1e-6)
-    w = torch.randn_like(out_a)
-    (out_a * w).sum().backward()
-    (out_b * w).sum().backward()
-    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-6)
-    grads_b = dict(unfused.named_parameters())
-    for name, p in fused.named_parameters():
-        torch.testing.assert_close(p.grad, grads_b[name].grad, rtol=1e-4, atol=1e-5, msg=name)
+# ---------------------------------------------------------------- what a unit computes
 
 
-def test_fused_block_equals_explicit_formula():
+def test_standard_unit_equals_explicit_formula():
     block = add_se(small_resnet().eval()).layer2[0]
     x = torch.randn(2, 256, 8, 8)
     with torch.no_grad():
@@ -296,9 +210,9 @@ def test_fused_block_equals_explicit_formula():
 
 @pytest.mark.parametrize("position", POSITIONS)
 def test_every_position_backpropagates(position):
-    model = add_se(small_resnet(), position=position, fused=False)
+    model = add_se(small_resnet(), position=position)
     model(torch.randn(2, 3, 32, 32)).sum().backward()
-    assert all(p.grad is not None for _, _, se in se_blocks(model) for p in se.parameters())
+    assert all(p.grad is not None for se in se_modules(model) for p in se.parameters())
 
 
 # ---------------------------------------------------------------- timm parity (offline)
@@ -314,7 +228,7 @@ def test_timm_parity(timm, name):
     ref = timm.create_model(name, pretrained=False).eval()  # nothing is downloaded
     randomize_bn(ref)
     model = se_resnet50_from_timm(ref).eval()
-    assert n_params(model) == n_params(ref) == 28_088_024
+    assert count_parameters(model) == count_parameters(ref) == 28_088_024
     # 97 is odd: the legacy stem's ceil-mode max pooling gives a different size than padding
     for x in (torch.randn(2, 3, 64, 64), torch.randn(1, 3, 97, 97)):
         with torch.no_grad():
@@ -355,15 +269,18 @@ def test_legacy_layout_needs_the_v1_strides(timm):
         assert (naive(x) - ref(x)).abs().max() > 1e-4
 
 
-def test_agrees_with_chapter3_formula():
-    """Chapter 3's whole-network count and this module's per-stage count are one formula."""
-    from senet_lib.anatomy import se_extra_params
-
-    for arch, (blocks, channels) in RESNET_LAYOUTS.items():
-        for r in (8, 16):
-            stages = list(zip(channels, blocks))
-            weights = sum(s.weights for s in analytic_se_params(blocks, channels, r))
-            assert se_extra_params(stages, r) == weights
-            assert se_extra_params(stages, r, bias1=True, bias2=True) == sum(
-                s.total for s in analytic_se_params(blocks, channels, r, bias1=True)
-            )
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_as_conv1x1(bias):
+    lin = nn.Linear(12, 5, bias=bias).double()
+    conv = linear_as_conv1x1(lin)
+    assert conv.kernel_size == (1, 1) and conv.weight.dtype == torch.float64
+    z = torch.randn(4, 12, dtype=torch.float64)
+    torch.testing.assert_close(conv(z[:, :, None, None])[:, :, 0, 0], lin(z))
+    # on a whole map it applies the same linear map at every position
+    x = torch.randn(2, 12, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(conv(x).permute(0, 2, 3, 1), lin(x.permute(0, 2, 3, 1)))
+    with torch.no_grad():  # its own parameters: changing the copy leaves the layer alone
+        conv.weight.zero_()
+    assert lin.weight.abs().sum() > 0
+    with pytest.raises(TypeError, match="linear must be a torch.nn.Linear, got Conv2d"):
+        linear_as_conv1x1(conv)

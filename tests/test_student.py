@@ -1,4 +1,4 @@
-"""The student edition: `python -m senet_lib.student book/ -o OUT`.
+"""The student edition: `python tools/student.py book/ -o OUT`.
 
 Solutions out, stubs in, outputs cleared, the teacher edition untouched; a student notebook
 runs up to its first stub and the checker then reports the exercise as pending ("Not yet").
@@ -7,6 +7,7 @@ runs up to its first stub and the checker then reports the exercise as pending (
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -18,7 +19,13 @@ import nbformat
 import pytest
 import yaml
 
-from senet_lib.student import StudentEditionError, main, make_student_edition, student_notebook
+ROOT_DIR = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("student", ROOT_DIR / "tools" / "student.py")
+student = importlib.util.module_from_spec(_spec)
+sys.modules["student"] = student
+_spec.loader.exec_module(student)
+StudentEditionError, main = student.StudentEditionError, student.main
+make_student_edition, student_notebook = student.make_student_edition, student.student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -38,7 +45,7 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _expected_student_cells(nb) -> list:
-    """The teacher's cells a student keeps, worked out independently of senet_lib.student."""
+    """The teacher's cells a student keeps, worked out independently of tools/student.py."""
     kept, inside = [], False
     for cell in nb.cells:
         md = cell.source if cell.cell_type == "markdown" else ""
@@ -58,7 +65,7 @@ def edition(tmp_path_factory):
     """Run the real command once; return (output folder, teacher digests before, after)."""
     out = tmp_path_factory.mktemp("student")
     before = _digest(BOOK)
-    run = subprocess.run([sys.executable, "-m", "senet_lib.student", str(BOOK), "-o", str(out), "--force"],
+    run = subprocess.run([sys.executable, str(ROOT_DIR / "tools" / "student.py"), str(BOOK), "-o", str(out), "--force"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"student edition of {len(NOTEBOOKS)} chapter(s)" in run.stdout, run.stdout

@@ -27,6 +27,14 @@ def test_model_and_gates_shapes():
     assert m(x).shape == (5, 3)
     g = T.collect_gates(m, x)
     assert g.shape == (5, 16) and (g > 0).all() and (g < 1).all()
+    # recorded by a hook on the block's gate: the gates the block computes from its input
+    with torch.no_grad():
+        torch.testing.assert_close(g, m.se.gates(m.features(x)))
+    m.train()
+    T.collect_gates(m, x)
+    assert m.training and not any(mod._forward_hooks for mod in m.modules())
+    with pytest.raises(TypeError, match="TinySENet"):
+        T.collect_gates(torch.nn.Identity(), x)
 
 
 def test_training_lowers_loss_and_spreads_gates():

@@ -8,7 +8,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from senet_lib.cifar_resnet import cifar_resnet
-from senet_lib.train import History, evaluate, lr_at, pick_device, random_flip, train
+from senet_lib.train import (History, accuracy, evaluate, lr_at, outputs, pick_device, predict,
+                             random_flip, train)
 
 
 def _easy(n=64, seed=0):
@@ -94,3 +95,65 @@ def test_pick_device():
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device().type in ("cpu", "cuda")
     assert isinstance(History(), History)
+
+
+def test_outputs_predict_accuracy_score_like_evaluate():
+    torch.manual_seed(0)
+    model = cifar_resnet(8, num_classes=2, width=4)
+    data = _easy(20, seed=2)
+    x, y = data.tensors
+    model.train()
+    logits = outputs(model, x, batch_size=7)                  # batches of 7, 7 and 6
+    assert model.training, "every module's mode is restored"
+    with torch.no_grad():
+        torch.testing.assert_close(logits, model.eval()(x), rtol=1e-5, atol=1e-6)
+    assert torch.equal(predict(model, x), logits.argmax(1))
+    acc = accuracy(model, x, y, batch_size=7)
+    assert acc == pytest.approx(float((logits.argmax(1) == y).double().mean()))
+    _, loader_acc = evaluate(model, torch.utils.data.DataLoader(data, batch_size=8))
+    assert acc == pytest.approx(loader_acc)
+    with pytest.raises(ValueError, match="at least one image"):
+        outputs(model, x[:0])
+    with pytest.raises(ValueError, match="4-D"):
+        predict(model, x[0])
+    with pytest.raises(ValueError, match="one label per row"):
+        accuracy(model, x, y[:3])
+    with pytest.raises(TypeError, match="nn.Module"):
+        outputs(lambda t: t, x)
+
+
+def test_pick_device_auto_and_clear_errors():
+    import torch
+
+    from senet_lib.train import pick_device
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device("auto").type == pick_device(None).type
+    assert pick_device(None).type in (expected, "mps")
+    assert pick_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            pick_device("cuda")
+    with pytest.raises(ValueError, match="device must be one of"):
+        pick_device("gpu0")
+
+
+def test_bfloat16_autocast_and_channels_last_train():
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from senet_lib.tiny_task import TinySENet
+    from senet_lib.train import train
+
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(32, 3, 12, 12, generator=g), torch.randint(0, 3, (32,), generator=g))
+    torch.manual_seed(0)
+    model = TinySENet(3, width=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    hist = train(model, data, data, epochs=2, batch_size=8, amp=True, channels_last=True,
+                 device="cpu", progress=False)
+    assert len(hist) == 2 and all(0 <= a <= 1 for a in hist.test_acc)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights stay float32
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(TypeError, match="amp"):
+        train(model, data, epochs=1, batch_size=8, amp="yes", progress=False)

@@ -1,9 +1,11 @@
 """The SE block side by side, and its pieces alone.
 
 * :func:`block_contenders`: ``senet_lib.SEBlock``, timm's ``SEModule``, torchvision's
-  ``SqueezeExcitation`` and the classic ``nn.Sequential`` write-up, same width and bottleneck.
-* :func:`bench_block`: all of them at each shape; forward or forward+backward, eager or
-  ``torch.compile``, contiguous or channels_last.
+  ``SqueezeExcitation`` and the classic write-up (:class:`ClassicSE`: the plain ``nn.Sequential``
+  of the gates, then ``x * gates``), same width and bottleneck.
+* :func:`bench_block`: all of them at each shape, interleaved round by round; forward or
+  forward+backward, eager or ``torch.compile``, contiguous or channels_last; ``SEBlock``'s
+  time over each other contender's, paired round by round, with a 95 % interval.
 * :func:`bench_pieces`: pooling, the two small matrix products, the broadcast multiply, the
   residual addition with and without the folded-in gates, and the bottleneck's two convolutions
   at the same shape, for the roofline.
@@ -18,28 +20,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..block import SEBlock
-from .timing import device_sync, first_call_seconds, interleaved, summarize
-from .traffic import OpCost, conv_cost, se_block_bytes, se_block_flops
+from ..block import SEBlock, hidden_width
+from ..cost import (RESNET50_STAGES, OpCost, conv_cost, residual_add_cost, se_block_bytes,
+                    se_block_flops)
+from .timing import device_sync, first_call_seconds, interleaved, paired_ratio, summarize
 
 __all__ = [
     "STAGE_SHAPES", "QUICK_SHAPES", "ClassicSE", "block_contenders", "bench_block",
     "bench_pieces", "probe_ceilings",
 ]
 
-#: The SE blocks of SE-ResNet-50, one per stage: (channels, height = width), batch 8.
-STAGE_SHAPES: list[tuple[int, int]] = [(256, 56), (512, 28), (1024, 14), (2048, 7)]
+#: The SE blocks of SE-ResNet-50, one per stage: (channels, height = width) at 224 x 224 input.
+STAGE_SHAPES: list[tuple[int, int]] = [(s.channels, s.size) for s in RESNET50_STAGES]
 #: Tiny shapes for smoke runs.
 QUICK_SHAPES: list[tuple[int, int]] = [(32, 8), (64, 4)]
-RIVALS = ("timm", "torchvision")
 
 
 class ClassicSE(nn.Module):
-    """The classic write-up: an ``nn.Sequential`` for the gates, then ``x * gates``."""
+    """The classic write-up: the gates as one plain ``nn.Sequential`` (``AdaptiveAvgPool2d(1),
+    Flatten, Linear(C, C // r, bias=False), ReLU, Linear(C // r, C), Sigmoid,
+    Unflatten(1, (C, 1, 1))``), then ``x * gates``. Only the width is ``max(1, C // r)``, as in
+    :class:`~senet_lib.SEBlock`, so that ``C < r`` still builds."""
 
     def __init__(self, channels: int, reduction: int = 16):
         super().__init__()
-        hidden = max(1, channels // reduction)
+        hidden = hidden_width(channels, reduction)
         self.gates = nn.Sequential(
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, hidden, bias=False), nn.ReLU(),
             nn.Linear(hidden, channels), nn.Sigmoid(), nn.Unflatten(1, (channels, 1, 1)),
@@ -53,7 +58,7 @@ def block_contenders(channels: int, reduction: int = 16,
                      names: Sequence[str] | None = None) -> dict[str, nn.Module]:
     """senet_lib's SEBlock beside timm's SEModule, torchvision's SqueezeExcitation and the classic
     sequence, all with ``max(1, channels // reduction)`` hidden units; ``names`` picks a subset."""
-    hidden = max(1, channels // reduction)
+    hidden = hidden_width(channels, reduction)
     mods: dict[str, nn.Module] = {"senet_lib": SEBlock(channels, reduction)}
     try:
         from timm.layers import SEModule
@@ -91,9 +96,11 @@ def bench_block(
     """Time every contender at every ``(channels, size)`` on ``device``; one dict per shape.
 
     Each dict has ``shape`` ``[N, C, H, W]``, ``median_ms`` and ``iqr_ms`` per contender,
-    ``ratio_vs_best_of_timm_torchvision`` (senet_lib's median over the faster rival's; ``None``
-    when neither rival ran), the ``bytes`` and ``flops`` of the traffic model, and, when
-    ``compiled``, ``compile_s`` (the first call of each contender).
+    ``ratios``: for each other contender, the median over rounds of senet_lib's time over its
+    time in the same round, and ``ratio_ci95``: that ratio's 95 % interval ``[low, high]``
+    (:func:`~senet_lib.bench.timing.paired_ratio`; both empty when senet_lib did not run), the
+    ``bytes`` and ``flops`` of the traffic model (:mod:`senet_lib.cost`), and, when ``compiled``,
+    ``compile_s`` (the first call of each contender).
     """
     rows = []
     sync = device_sync(device)
@@ -121,14 +128,16 @@ def bench_block(
 
         fns = {k: step(m) for k, m in mods.items()}
         compile_s = {k: first_call_seconds(fn) for k, fn in fns.items()} if compiled else None
-        med, iqr = summarize(interleaved(fns, rounds, sync=sync, shuffle=0))
-        rivals = [med[k] for k in RIVALS if k in med]
+        times = interleaved(fns, rounds, sync=sync, shuffle=0)
+        med, iqr = summarize(times)
+        paired = ({k: paired_ratio(times["senet_lib"], t) for k, t in times.items() if k != "senet_lib"}
+                  if "senet_lib" in times else {})
         row = {
             "shape": [batch, channels, size, size],
             "median_ms": med,
             "iqr_ms": iqr,
-            "ratio_vs_best_of_timm_torchvision": med["senet_lib"] / min(rivals)
-            if rivals and "senet_lib" in med else None,
+            "ratios": {k: p["median"] for k, p in paired.items()},
+            "ratio_ci95": {k: [p["low"], p["high"]] for k, p in paired.items()},
             "bytes": se_block_bytes(channels, size, size, batch=batch),
             "flops": se_block_flops(channels, size, size, batch=batch),
         }
@@ -140,18 +149,16 @@ def bench_block(
     return rows
 
 
-def _piece_costs(batch: int, channels: int, size: int, hidden: int) -> dict[str, OpCost]:
+def _piece_costs(batch: int, channels: int, size: int, hidden: int, width: int) -> dict[str, OpCost]:
     """FLOPs and bytes of each piece (traffic model), at one stage shape."""
     b = se_block_bytes(channels, size, size, batch=batch, hidden=hidden)
     f = se_block_flops(channels, size, size, batch=batch, hidden=hidden)
-    m = batch * channels * size * size
-    width = channels // 4  # the bottleneck's inner width
     return {
         "pool": OpCost(f["pool"], b["pool"]),
         "fc": OpCost(f["excite"], b["excite"]),
         "scale": OpCost(f["scale"], b["scale"]),
-        "add": OpCost(m, 4 * 3 * m),                      # shortcut + branch -> sum
-        "addcmul": OpCost(2 * m, 4 * (3 * m + batch * channels)),  # ... + gates
+        "add": residual_add_cost(batch, channels, size),
+        "addcmul": residual_add_cost(batch, channels, size, gated=True),
         "conv1x1": conv_cost(batch, width, channels, size, 1),
         "conv3x3": conv_cost(batch, width, width, size, 3),
     }
@@ -177,8 +184,8 @@ def bench_pieces(
     sync = device_sync(device)
     for channels, size in shapes:
         torch.manual_seed(0)
-        hidden = max(1, channels // reduction)
-        width = max(1, channels // 4)
+        hidden = hidden_width(channels, reduction)
+        width = max(1, channels // 4)  # the bottleneck's inner width
 
         def randn(*shape: int) -> torch.Tensor:
             return torch.randn(*shape, device=device)
@@ -202,7 +209,7 @@ def bench_pieces(
         }
         with torch.no_grad():
             med, iqr = summarize(interleaved(fns, rounds, sync=sync, shuffle=0))
-        costs = _piece_costs(batch, channels, size, hidden)
+        costs = _piece_costs(batch, channels, size, hidden, width)
         rows.append({
             "shape": [batch, channels, size, size],
             "median_ms": med,

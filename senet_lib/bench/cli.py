@@ -1,23 +1,25 @@
 """The command line: ``python -m senet_lib.bench {block,pieces,models,traffic,full}``.
 
 ``full`` runs everything the book's chapter 9 shows and writes one JSON file with the machine,
-the torch version and the command itself; the committed results file is its output::
+the versions and the command itself; the committed results file is its output::
 
     python -m senet_lib.bench full --out senet_lib/results/bench_cpu.json
 
-The JSON file holds ``command``, ``date``, ``machine`` and ``settings``, then one entry per part:
+The JSON file holds ``command``, ``date``, ``environment`` (:func:`senet_lib.records.environment`)
+and ``settings``, then one entry per part:
 
 * ``block``: a list of configurations (forward or forward+backward, eager or compiled,
   contiguous or channels_last), each with one row per stage shape: ``median_ms`` and ``iqr_ms``
-  per implementation, ``ratio_vs_best_of_timm_torchvision``, the traffic model's ``bytes``;
+  per implementation, ``ratios`` (SEBlock's time over each other implementation's, median over
+  rounds of the per-round ratio) and their ``ratio_ci95``, the traffic model's ``bytes``;
 * ``pieces`` and ``ceilings``: the block's pieces alone and the roofline's two ceilings;
 * ``models``: ResNet-50 against SE-ResNet-50 per (batch, eager / compiled, memory format),
-  with ``ratios`` (median over rounds of the per-round ratio), their ``ratio_ci95`` and
-  ``fused_max_abs_diff`` (the fused path checked against the unfused one);
+  with ``ratios`` (median over rounds of the per-round ratio) and their ``ratio_ci95``;
 * ``gates_in_network``: each SE block's excitation timed where SE-ResNet-50 computes it, and
   again right after (see :func:`~senet_lib.bench.models.gate_times_in_network`);
 * ``traffic``: bytes per image of SE-ResNet-50's SE blocks, and the bandwidth the measured extra
-  time implies; ``paper``: the paper's figures; ``targets``: the library's targets, met or not.
+  time implies; ``paper``: the paper's figures; ``targets``: the library's targets (listed in
+  :mod:`senet_lib.bench`), met or not.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ import time
 
 import torch
 
-from .blocks import QUICK_SHAPES, STAGE_SHAPES, bench_block, bench_pieces, probe_ceilings
-from .models import MODEL_NAMES, bench_models, gate_times_in_network
-from .timing import keep_freed_memory, machine
-from .traffic import SE_RESNET50_STAGES, implied_bandwidth, se_network_bytes
+from ..cost import RESNET50_STAGES, implied_bandwidth, se_network_bytes
 from ..networks import se_resnet50
+from ..records import environment
+from .blocks import QUICK_SHAPES, STAGE_SHAPES, bench_block, bench_pieces, probe_ceilings
+from .imports import bench_imports
+from .models import MODEL_NAMES, bench_models, gate_times_in_network
+from .timing import keep_freed_memory
 
 __all__ = ["main", "run_full", "targets", "PAPER"]
 
@@ -47,8 +51,15 @@ PAPER = {
     "ratios": {"cpu_inference": 167 / 164, "gpu_training": 209 / 190, "gflops": 3.87 / 3.86},
 }
 
+#: SEBlock's time over the faster of timm's and torchvision's blocks, forward+backward, eager,
+#: at every stage shape: at most this (see :mod:`senet_lib.bench`).
 BLOCK_TARGET = 1.0
+#: SE-ResNet-50's batch-1 latency over ResNet-50's, eager, CPU: at most this.
 MODEL_TARGET = 1.03
+#: ``import senet_lib`` over ``import torch``, each in a fresh interpreter: at most this.
+IMPORT_TARGET = 1.2
+#: The block contenders the block target compares with.
+RIVALS = ("timm", "torchvision")
 
 
 def _block_label(cfg: dict) -> str:
@@ -64,57 +75,75 @@ def _run_block(shapes, batch, rounds, backward, channels_last, compiled, names=N
             "rounds": rounds, "rows": rows}
 
 
+def _target(name: str, value: float, ci: list[float] | None, target: float, **extra) -> dict:
+    """One target, met or not; with an interval, whether the run can tell (the whole 95 %
+    interval on one side of the target)."""
+    entry = {"name": name, "value": value, "target": target, "met": value <= target, **extra}
+    if ci is not None:
+        entry["ci95"] = ci
+        entry["decided"] = ci[1] <= target or ci[0] > target
+    return entry
+
+
 def targets(results: dict) -> list[dict]:
     """The library's speed targets, read off one run's results (a report: no test asserts them)."""
     out = []
     for cfg in results.get("block", []):
         if cfg["mode"] == "forward+backward" and not cfg["compiled"]:
-            ratios = [r["ratio_vs_best_of_timm_torchvision"] for r in cfg["rows"]]
-            if any(r is None for r in ratios):
-                continue
-            worst = max(ratios)
-            out.append({"name": f"SEBlock / faster of timm, torchvision ({_block_label(cfg)}), worst stage",
-                        "value": worst, "per_shape": ratios, "target": BLOCK_TARGET,
-                        "met": worst <= BLOCK_TARGET})
+            per_shape = []  # (ratio, interval) against the faster rival, at each shape
+            for row in cfg["rows"]:
+                rivals = [k for k in RIVALS if k in row.get("ratios", {})]
+                if not rivals:
+                    break
+                faster = min(rivals, key=lambda k: row["median_ms"][k])
+                per_shape.append((row["ratios"][faster], row["ratio_ci95"][faster]))
+            else:
+                if per_shape:
+                    worst, ci = max(per_shape)
+                    out.append(_target(
+                        f"SEBlock / faster of timm, torchvision ({_block_label(cfg)}), worst stage",
+                        worst, ci, BLOCK_TARGET, per_shape=[r for r, _ in per_shape]))
+        if not cfg["compiled"] and cfg["rows"] and all("classic" in r.get("ratios", {}) for r in cfg["rows"]):
+            worst = max(cfg["rows"], key=lambda r: r["ratios"]["classic"])
+            out.append(_target(f"SEBlock / the classic nn.Sequential ({_block_label(cfg)}), worst stage",
+                               worst["ratios"]["classic"], worst["ratio_ci95"]["classic"], BLOCK_TARGET,
+                               per_shape=[r["ratios"]["classic"] for r in cfg["rows"]]))
     for res in results.get("models", []):
         if (res["batch"] == 1 and not res["compiled"] and res["memory_format"] == "contiguous"
-                and res.get("device", "cpu") == "cpu"):
+                and res.get("device", "cpu") == "cpu" and "senet_lib" in res["ratios"]):
             r = res["ratios"]
-            if "senet_lib_fused" in r:
-                entry = {"name": "SE-ResNet-50 (fused) / ResNet-50, batch-1 latency, eager",
-                         "value": r["senet_lib_fused"], "target": MODEL_TARGET,
-                         "met": r["senet_lib_fused"] <= MODEL_TARGET,
-                         "beside": {k: v for k, v in r.items() if k != "senet_lib_fused"}}
-                ci = res.get("ratio_ci95", {}).get("senet_lib_fused")
-                if ci is not None:
-                    # whether the run can tell: the whole 95 % interval on one side of the target
-                    entry["ci95"] = ci
-                    entry["decided"] = ci[1] <= MODEL_TARGET or ci[0] > MODEL_TARGET
-                out.append(entry)
+            out.append(_target("SE-ResNet-50 / ResNet-50, batch-1 latency, eager", r["senet_lib"],
+                               res.get("ratio_ci95", {}).get("senet_lib"), MODEL_TARGET,
+                               beside={k: v for k, v in r.items() if k != "senet_lib"}))
+            if "timm" in r:
+                out.append(_target("SE-ResNet-50 / ResNet-50, batch 1, eager: no worse than timm's "
+                                   "seresnet50 / resnet50 in the same run", r["senet_lib"],
+                                   res.get("ratio_ci95", {}).get("senet_lib"), r["timm"]))
+    if "imports" in results:
+        r = results["imports"]["senet_lib_vs_torch"]
+        out.append(_target("import senet_lib / import torch, fresh interpreter", r["median"],
+                           [r["low"], r["high"]], IMPORT_TARGET))
     return out
 
 
 def _traffic(models: list[dict]) -> dict:
-    """Bytes per image of SE-ResNet-50's SE blocks, and the bandwidth the measured extra time implies."""
-    out = {"stages": [list(s) for s in SE_RESNET50_STAGES], "dtype_bytes": 4}
-    for fused in (False, True):
-        key = "fused" if fused else "unfused"
-        out[key] = se_network_bytes(SE_RESNET50_STAGES, fused=fused)
+    """Bytes per image of SE-ResNet-50's SE blocks, and the bandwidth the measured extra time
+    implies. ``folded``: the bytes if the rescale were folded into the residual addition
+    (chapter 9's lesson; the library's SE-ResNet-50 rescales, then adds)."""
+    out = {"stages": [list(s) for s in RESNET50_STAGES], "dtype_bytes": 4,
+           "se_blocks": se_network_bytes(RESNET50_STAGES),
+           "folded": se_network_bytes(RESNET50_STAGES, fused=True)}
+    per_image = out["se_blocks"]["per_image"]
     implied = []
     for res in models:
-        if res["size"] != 224:
-            continue
         med = res["median_ms"]
-        for key, name in (("fused", "se_resnet50_fused"), ("unfused", "se_resnet50_unfused")):
-            if name in med and "resnet50" in med:
-                extra_s = (med[name] - med["resnet50"]) * 1e-3 / res["batch"]
-                entry = {"batch": res["batch"], "compiled": res["compiled"],
-                         "memory_format": res["memory_format"], "path": key,
-                         "extra_ms_per_image": extra_s * 1e3,
-                         "bytes_per_image": out[key]["per_image"]}
-                entry["implied_GBps"] = (implied_bandwidth(out[key]["per_image"], extra_s)
-                                         if extra_s > 0 else None)
-                implied.append(entry)
+        if res["size"] != 224 or "se_resnet50" not in med or "resnet50" not in med:
+            continue
+        extra_s = (med["se_resnet50"] - med["resnet50"]) * 1e-3 / res["batch"]
+        implied.append({"batch": res["batch"], "compiled": res["compiled"],
+                        "memory_format": res["memory_format"], "extra_ms_per_image": extra_s * 1e3,
+                        "bytes_per_image": per_image,
+                        "implied_GBps": implied_bandwidth(per_image, extra_s) if extra_s > 0 else None})
     out["implied"] = implied
     return out
 
@@ -135,7 +164,7 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
                                   "block_shapes": [list(s) for s in shapes], "rounds": rounds,
                                   "model_input": [3, size, size], "model_batches": [1, big],
                                   "dtype": "float32", "threads": torch.get_num_threads(),
-                                  "load_average_at_start": machine()["load_average_1_5_15_min"],
+                                  "load_average_at_start": environment()["load_average_1_5_15_min"],
                                   "device": device}}
     blocks = []
     for compiled in ((False, True) if compile else (False,)):
@@ -166,19 +195,20 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
             warmup=1 if quick else 3)
     say("models, batch 1, eager, channels_last")
     models.append(bench_models(1, size, rounds=2 if quick else 30, channels_last=True, warmup=1,
-                               names=("resnet50", "se_resnet50_fused"), device=device))
+                               names=("resnet50", "se_resnet50"), device=device))
     say(f"models, batch {big}, eager")
     # throughput: the library's pair only (timm's pair is timed at batch 1), to stay within budget
     models.append(bench_models(big, size, rounds=2 if quick else 9, warmup=1,
-                               names=("resnet50", "se_resnet50_fused", "se_resnet50_unfused"),
-                               device=device))
+                               names=("resnet50", "se_resnet50"), device=device))
     if compile:
         for b, r in ((1, 3 if quick else 30), (big, 3 if quick else 7)):
             say(f"models, batch {b}, compiled")
             # the first (compiling) call is the warm-up for the graph; one more warms the caches
             models.append(bench_models(b, size, rounds=r, compiled=True, warmup=1,
-                                       names=("resnet50", "se_resnet50_fused"), device=device))
+                                       names=("resnet50", "se_resnet50"), device=device))
     results["models"] = models
+    say("imports, each in a fresh interpreter")
+    results["imports"] = bench_imports(rounds=2 if quick else 12, warmup=1)
     results["traffic"] = _traffic(models)
     results["paper"] = PAPER
     results["targets"] = targets(results)
@@ -189,24 +219,30 @@ def run_full(quick: bool = False, compile: bool = True, progress=None, device: s
 # ------------------------------------------------------------------------------------ printing
 
 
-def _table(rows: list[dict], key: str = "median_ms", ratio: str | None = None) -> str:
+def _table(rows: list[dict], key: str = "median_ms") -> str:
     names = list(rows[0][key])
-    lines = [f"{'shape (N, C, H, W)':>20} " + " ".join(f"{n:>12}" for n in names)
-             + (f"  {'ratio':>6}" if ratio else "")]
+    lines = [f"{'shape (N, C, H, W)':>20} " + " ".join(f"{n:>12}" for n in names)]
     for r in rows:
         shape = "x".join(str(s) for s in r["shape"])
-        cells = " ".join(f"{r[key][n]:>9.3f} ms" for n in names)
-        tail = f"  {r[ratio]:>6.3f}" if ratio and r[ratio] is not None else ""
-        lines.append(f"{shape:>20} {cells}{tail}")
+        lines.append(f"{shape:>20} " + " ".join(f"{r[key][n]:>9.3f} ms" for n in names))
+        for k, v in r.get("ratios", {}).items():
+            low, high = r["ratio_ci95"][k]
+            lines.append(f"{'':>20}   senet_lib / {k}: {v:.3f} (95 % interval {low:.3f} to {high:.3f})")
     return "\n".join(lines)
 
 
 def format_results(results: dict) -> str:
     """A readable report of :func:`run_full`'s results."""
     out = []
+    if "imports" in results:
+        imp = results["imports"]
+        r = imp["senet_lib_vs_torch"]
+        out.append(f"\nImports, fresh interpreter, {imp['rounds']} interleaved rounds: "
+                   + ", ".join(f"{k} {v:.0f} ms" for k, v in imp["median_ms"].items())
+                   + f"\n  senet_lib / torch: {r['median']:.3f} (95 % interval {r['low']:.3f} to {r['high']:.3f})")
     for cfg in results.get("block", []):
-        out.append(f"\nSE block, {_block_label(cfg)}; ratio = senet_lib / faster of timm and torchvision")
-        out.append(_table(cfg["rows"], ratio="ratio_vs_best_of_timm_torchvision"))
+        out.append(f"\nSE block, {_block_label(cfg)}, {cfg['rounds']} rounds; ratios paired round by round")
+        out.append(_table(cfg["rows"]))
     if "pieces" in results:
         out.append("\nPieces (forward, eager): median ms")
         out.append(_table(results["pieces"]["rows"]))
@@ -222,22 +258,20 @@ def format_results(results: dict) -> str:
             ci = res.get("ratio_ci95", {}).get(k)
             band = f"  (95 % interval {ci[0]:.3f} to {ci[1]:.3f})" if ci else ""
             out.append(f"  ratio {k:>17}: {v:.3f}{band}")
-        if "fused_max_abs_diff" in res:
-            out.append(f"  fused vs unfused outputs: max |diff| = {res['fused_max_abs_diff']:.2e}")
     if "gates_in_network" in results:
         g = results["gates_in_network"]
-        out.append(f"\nSE gates of SE-ResNet-50 (fused, batch 1), per forward pass: "
+        out.append(f"\nSE excitations of SE-ResNet-50 (batch 1), per forward pass: "
                    f"{g['in_place_ms']:.2f} ms where the network computes them, "
                    f"{g['again_ms']:.2f} ms computed again at once (warm caches)")
     if "traffic" in results:
         t = results["traffic"]
-        out.append(f"\nSE blocks of SE-ResNet-50, bytes per image (fp32): unfused "
-                   f"{t['unfused']['per_image'] / 1e6:.1f} MB, fused {t['fused']['per_image'] / 1e6:.1f} MB")
+        out.append(f"\nSE blocks of SE-ResNet-50, bytes per image (fp32): "
+                   f"{t['se_blocks']['per_image'] / 1e6:.1f} MB "
+                   f"({t['folded']['per_image'] / 1e6:.1f} MB if the rescale were folded into the addition)")
         for e in t["implied"]:
             bw = f"{e['implied_GBps']:.1f} GB/s" if e["implied_GBps"] else "n/a (no extra time)"
             out.append(f"  batch {e['batch']:>2} {'compiled' if e['compiled'] else 'eager':>8} "
-                       f"{e['memory_format']:>13} {e['path']:>7}: +{e['extra_ms_per_image']:.2f} ms/image "
-                       f"-> {bw}")
+                       f"{e['memory_format']:>13}: +{e['extra_ms_per_image']:.2f} ms/image -> {bw}")
     if "paper" in results:
         p = results["paper"]["ratios"]
         out.append(f"\nPaper: CPU inference ratio {p['cpu_inference']:.3f}, GPU training ratio "
@@ -258,7 +292,7 @@ def format_results(results: dict) -> str:
 def _write(path: str, results: dict, argv: list[str]) -> None:
     results = {"command": " ".join(["python -m senet_lib.bench"] + argv),
                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine(), **results}
+               "environment": environment(), **results}
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")
@@ -269,18 +303,20 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m senet_lib.bench",
                                 description="Side-by-side timings of SE blocks and SE networks.")
     sub = p.add_subparsers(dest="what", required=True)
-    b = sub.add_parser("block", help="SEBlock vs timm vs torchvision vs the classic sequence")
+    b = sub.add_parser("block", help="SEBlock vs timm's, torchvision's and the classic sequence")
     b.add_argument("--rounds", type=int, default=15)
     b.add_argument("--forward-only", action="store_true")
     b.add_argument("--channels-last", action="store_true")
     b.add_argument("--compile", action="store_true", help="torch.compile every contender")
     pc = sub.add_parser("pieces", help="pooling, the FCs, the multiply, the merge, the convs alone")
     pc.add_argument("--rounds", type=int, default=15)
-    m = sub.add_parser("models", help="ResNet-50 vs SE-ResNet-50 (fused, unfused) vs timm's pair")
+    m = sub.add_parser("models", help="ResNet-50 vs SE-ResNet-50, and timm's pair")
     m.add_argument("--batch", type=int, default=1)
     m.add_argument("--rounds", type=int, default=40)
     m.add_argument("--compile", action="store_true")
     m.add_argument("--channels-last", action="store_true")
+    im = sub.add_parser("imports", help="import senet_lib vs import torch, each in a fresh interpreter")
+    im.add_argument("--rounds", type=int, default=15)
     sub.add_parser("traffic", help="the memory-traffic model of SE-ResNet-50's SE blocks (no timing)")
     f = sub.add_parser("full", help="everything, one JSON (the committed results file)")
     f.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
@@ -291,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="torch.set_num_threads (default: torch's own choice, usually one per core)")
     for s in (b, pc, m, f):
         s.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (smoke run)")
-    for s in (b, pc, m, sub.choices["traffic"], f):
+    for s in (b, pc, m, im, sub.choices["traffic"], f):
         s.add_argument("--out", help="write the results as JSON here")
         s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
         s.add_argument("--os-allocator", action="store_true",
@@ -329,10 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "models":
         size = 32 if args.quick else 224
         rounds = 3 if args.quick else args.rounds
-        names = MODEL_NAMES if not args.compile else ("resnet50", "se_resnet50_fused")
+        names = MODEL_NAMES if not args.compile else ("resnet50", "se_resnet50")
         res = bench_models(args.batch, size, rounds, names=names, compiled=args.compile,
                            channels_last=args.channels_last, device=device)
         results = {"models": [res]}
+        results["targets"] = targets(results)
+    elif args.what == "imports":
+        results = {"imports": bench_imports(rounds=args.rounds)}
         results["targets"] = targets(results)
     else:
         results = {"traffic": _traffic([])}

@@ -1,5 +1,5 @@
-"""Whole networks side by side: ResNet-50 against the library's SE-ResNet-50 (fused and unfused),
-with timm's resnet50 / seresnet50 pair measured in the same interleaved rounds.
+"""Whole networks side by side: ResNet-50 against the library's SE-ResNet-50, with timm's
+resnet50 / seresnet50 pair measured in the same interleaved rounds.
 
 All models are randomly initialised (timing does not depend on the weights), in ``eval()`` mode,
 fp32, run under ``torch.inference_mode()``.
@@ -20,15 +20,13 @@ from ..networks import se_resnet50
 from .timing import (check_rounds, device_sync, first_call_seconds, interleaved, paired_ratio,
                      summarize)
 
-__all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "check_fused", "bench_models",
-           "gate_times_in_network"]
+__all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "bench_models", "gate_times_in_network"]
 
 #: Every contender :func:`model_contenders` knows.
-MODEL_NAMES = ("resnet50", "se_resnet50_fused", "se_resnet50_unfused", "timm_resnet50", "timm_seresnet50")
+MODEL_NAMES = ("resnet50", "se_resnet50", "timm_resnet50", "timm_seresnet50")
 #: The overhead ratios reported: name -> (SE model, its plain twin).
 PAIRS = {
-    "senet_lib_fused": ("se_resnet50_fused", "resnet50"),
-    "senet_lib_unfused": ("se_resnet50_unfused", "resnet50"),
+    "senet_lib": ("se_resnet50", "resnet50"),
     "timm": ("timm_seresnet50", "timm_resnet50"),
 }
 
@@ -36,7 +34,6 @@ PAIRS = {
 def model_contenders(names: Sequence[str] = MODEL_NAMES) -> dict[str, nn.Module]:
     """The named models, randomly initialised (seed 0), in eval mode without gradients.
 
-    The two library SE-ResNet-50s share their weights, so they compute the same function.
     timm's models are skipped if timm is not installed.
     """
     unknown = set(names) - set(MODEL_NAMES)
@@ -47,31 +44,17 @@ def model_contenders(names: Sequence[str] = MODEL_NAMES) -> dict[str, nn.Module]
     for name in names:
         if name == "resnet50":
             models[name] = torchvision.models.resnet50(weights=None)
-        elif name == "se_resnet50_fused":
-            models[name] = se_resnet50(fused=True)
-        elif name == "se_resnet50_unfused":
-            models[name] = se_resnet50(fused=False)
+        elif name == "se_resnet50":
+            models[name] = se_resnet50()
         else:
             try:
                 import timm
             except ImportError:
                 continue
             models[name] = timm.create_model(name.removeprefix("timm_"), pretrained=False)
-    if "se_resnet50_fused" in models and "se_resnet50_unfused" in models:
-        models["se_resnet50_unfused"].load_state_dict(models["se_resnet50_fused"].state_dict())
     for m in models.values():
         m.eval().requires_grad_(False)
     return models
-
-
-def check_fused(fused: nn.Module, unfused: nn.Module, x: torch.Tensor) -> float:
-    """Largest absolute difference between two models' outputs on ``x`` (``(N, 3, H, W)``).
-
-    The benchmark calls it on the fused and unfused SE-ResNet-50 before timing them: a fused
-    path that is fast but wrong must not go unnoticed.
-    """
-    with torch.inference_mode():
-        return (fused(x) - unfused(x)).abs().max().item()
 
 
 def bench_models(
@@ -92,8 +75,7 @@ def bench_models(
     rounds of SE model / plain twin timed in the same round, ``ratio_ci95``: its 95 % interval
     ``[low, high]`` (see :func:`~senet_lib.bench.timing.paired_ratio`), ``ratio_of_medians``,
     ``times_ms``: every model's time in every round (the i-th entries come from the same round),
-    ``fused_max_abs_diff`` when both library SE models ran, and ``compile_s`` per model when
-    ``compiled``.
+    and ``compile_s`` per model when ``compiled``.
     """
     models = {k: m.to(device) for k, m in model_contenders(names).items()}
     torch.manual_seed(1)
@@ -105,9 +87,6 @@ def bench_models(
     result: dict = {"batch": batch, "size": size, "compiled": compiled, "rounds": rounds,
                     "device": str(torch.device(device)),
                     "memory_format": "channels_last" if channels_last else "contiguous"}
-    if "se_resnet50_fused" in models and "se_resnet50_unfused" in models:
-        result["fused_max_abs_diff"] = check_fused(models["se_resnet50_fused"],
-                                                   models["se_resnet50_unfused"], x)
     if compiled:
         torch._dynamo.reset()
         models = {k: torch.compile(m, dynamic=False) for k, m in models.items()}
@@ -141,12 +120,12 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
                           warmup: int = 2) -> dict:
     """How long each SE block's excitation takes inside the network, and right after, again.
 
-    For every :class:`~senet_lib.SEBlock` of ``model`` whose gates the network computes with
-    ``se.gates`` (the fused SE-ResNet blocks), each call is timed where the network makes it,
-    after the convolutions have filled the caches with their own data ("in_place"), then made
-    once more at once on the same input, with the block's weights and code still cached
-    ("again"). The network's output is unchanged (the first result is the one used). CPU only:
-    the clock is read around each call.
+    For every :class:`~senet_lib.SEBlock` of ``model``, each call of its excitation
+    (``se.excite``: the descriptor through the two FC layers to the gates) is timed where the
+    network makes it, after the convolutions have filled the caches with their own data
+    ("in_place"), then made once more at once on the same input, with the block's weights and
+    code still cached ("again"). The network's output is unchanged (the first result is the one
+    used). CPU only: the clock is read around each call.
 
     Returns ``blocks``: one dict per block (``name``, ``channels``, ``size``, ``in_place_us``,
     ``again_us``, medians over ``rounds`` forward passes), and the totals ``in_place_ms``,
@@ -158,22 +137,29 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
     ses = [(name, m) for name, m in model.named_modules() if isinstance(m, SEBlock)]
     if not ses:
         raise ValueError("model has no SEBlock: nothing to time")
-    seen: dict[str, list[tuple[float, float, tuple]]] = {name: [] for name, _ in ses}
+    seen: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in ses}
 
     def timed(name: str, se: SEBlock):
-        original = se.gates
+        original = se.excite
 
-        def gates(inp: torch.Tensor) -> torch.Tensor:
+        def excite(z: torch.Tensor) -> torch.Tensor:
             t0 = time.perf_counter()
-            out = original(inp)
+            out = original(z)
             t1 = time.perf_counter()
-            original(inp)
-            seen[name].append((t1 - t0, time.perf_counter() - t1, tuple(inp.shape[1:])))
+            original(z)
+            seen[name].append((t1 - t0, time.perf_counter() - t1))
             return out
-        return gates
+        return excite
 
+    def shape(name: str):
+        def hook(mod, args):
+            shapes[name] = tuple(args[0].shape[1:])
+        return hook
+
+    shapes: dict[str, tuple] = {}
+    handles = [se.register_forward_pre_hook(shape(name)) for name, se in ses]
     for name, se in ses:
-        se.gates = timed(name, se)  # an instance attribute shadows the method
+        se.excite = timed(name, se)  # an instance attribute shadows the method
     try:
         with torch.inference_mode():
             for _ in range(warmup):
@@ -184,17 +170,19 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
                 model(x)
     finally:
         for _, se in ses:
-            del se.gates
+            del se.excite
+        for h in handles:
+            h.remove()
     blocks = []
     for name, se in ses:
         if not seen[name]:
-            continue  # computed through se(...) (unfused), not se.gates
-        c, h, w = seen[name][0][2]
+            continue  # not on the path of this forward pass
+        c, h, w = shapes[name]
         blocks.append({"name": name, "channels": c, "size": [h, w],
                        "in_place_us": statistics.median(t[0] for t in seen[name]) * 1e6,
                        "again_us": statistics.median(t[1] for t in seen[name]) * 1e6})
     if not blocks:
-        raise ValueError("model never called se.gates: use a fused SE-ResNet (fused=True)")
+        raise ValueError("model never called its SE blocks' excitation in a forward pass")
     return {"rounds": rounds, "blocks": blocks,
             "in_place_ms": sum(b["in_place_us"] for b in blocks) / 1e3,
             "again_ms": sum(b["again_us"] for b in blocks) / 1e3}

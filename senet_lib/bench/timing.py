@@ -1,14 +1,14 @@
-"""Timing machinery: contenders interleaved round by round, medians, and the machine they ran on.
+"""Timing machinery: contenders interleaved round by round, medians, paired ratios.
 
 Interleaving (A, B, C, A, B, C, ...) makes every contender see the same machine state, so the
 ratios stay meaningful on a busy machine even when the absolute times move. No function here
-asserts a speed; tests only check that the numbers exist.
+asserts a speed; tests only check that the numbers exist. What the times were measured on is
+recorded by :func:`senet_lib.records.environment`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import platform
 import random
 import statistics
@@ -17,9 +17,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from .. import __version__
-
-__all__ = ["interleaved", "paired_ratio", "device_sync", "summarize", "first_call_seconds", "machine"]
+__all__ = ["interleaved", "paired_ratio", "device_sync", "summarize", "first_call_seconds",
+           "keep_freed_memory"]
 
 
 def check_rounds(rounds: object, warmup: object) -> None:
@@ -117,17 +116,6 @@ def first_call_seconds(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def keep_freed_memory() -> bool:
     """Ask glibc to keep freed memory in the process instead of returning it to the OS.
 
@@ -152,36 +140,3 @@ def keep_freed_memory() -> bool:
             libc.mallopt(m_trim_threshold, (1 << 31) - 1))
     except (OSError, AttributeError):
         return False
-
-
-def machine() -> dict[str, object]:
-    """What the numbers were measured on: CPU, threads, load, library versions."""
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):  # not on every platform
-        load = None
-    try:
-        import torchvision
-
-        tv = torchvision.__version__
-    except ImportError:  # pragma: no cover - a dependency
-        tv = None
-    try:
-        import timm
-
-        timm_version = timm.__version__
-    except ImportError:
-        timm_version = None
-    return {
-        "platform": platform.platform(),
-        "processor": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1_5_15_min": load,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": tv,
-        "timm": timm_version,
-        "senet_lib": __version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..anatomy import receptive_field
+from ..spatial import receptive_field
 from ._core import Hint, call, checker, expect_close, expect_shape
 
 __all__ = ["check_squeeze", "check_std_pool", "check_receptive_field"]

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from ..anatomy import RESNET50_STAGES, se_extra_params
+from ..cost import RESNET50_STAGES, analytic_se_params
 from ._core import Hint, call, checker, expect_close, expect_shape
 
 __all__ = ["check_excitation", "check_se_overhead", "check_fc_as_conv"]
@@ -56,45 +56,52 @@ def check_excitation(fn: Callable[..., torch.Tensor]) -> str:
     return f"matches sigmoid(W2 ReLU(W1 z) + b2) on {len(shapes)} hidden cases."
 
 
+def _params(stages: Sequence[tuple[int, int]], r: int, bias1: bool = False, bias2: bool = False) -> int:
+    return analytic_se_params(stages, r, bias1=bias1, bias2=bias2).total
+
+
 @checker("Parameters SE adds to a network")
 def check_se_overhead(fn: Callable[[Sequence[tuple[int, int]], int], int]) -> str:
     """``fn(stages, r)`` must return the weights (no biases) that SE blocks add to a network
-    whose stage ``s`` has ``N_s`` blocks of width ``C_s`` (``stages`` lists ``(C_s, N_s)``);
+    whose stage ``s`` has ``N_s`` blocks of width ``C_s`` (``stages`` lists ``(N_s, C_s)``);
     each SE block has ``max(1, C_s // r)`` hidden units."""
+    resnet50 = [(s.blocks, s.channels) for s in RESNET50_STAGES]
     cases = [
-        (list(RESNET50_STAGES), 16),
-        ([(64, 2), (128, 2)], 4),
-        ([(100, 2), (30, 1)], 16),
-        ([(8, 3), (256, 1)], 16),
-        (list(RESNET50_STAGES), 8),
+        (resnet50, 16),
+        ([(2, 64), (2, 128)], 4),
+        ([(2, 100), (1, 30)], 16),
+        ([(3, 8), (1, 256)], 16),
+        (resnet50, 8),
     ]
     for stages, r in cases:
-        expected = se_extra_params(stages, r)
+        expected = _params(stages, r)
         got = call(fn, list(stages), r)
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
         if isinstance(got, (int, float)) and got == expected:
             continue
-        hid = [max(1, c // r) for c, _ in stages]
-        one_matrix = sum(n * c * h for (c, n), h in zip(stages, hid))
+        hid = [max(1, c // r) for _, c in stages]
+        one_matrix = sum(n * c * h for (n, c), h in zip(stages, hid))
         if got == one_matrix:
             raise Hint(f"for {stages}, r={r} you said {got}, half the answer: each SE block has two "
                        "weight matrices, C x C/r and C/r x C.")
-        if got == sum(2 * c * h for (c, _), h in zip(stages, hid)):
+        if got == sum(2 * c * h for (_, c), h in zip(stages, hid)):
             raise Hint(f"for {stages}, r={r} you counted one SE block per stage: stage s has N_s "
                        "blocks, each with its own SE block.")
-        if isinstance(got, (int, float)) and abs(got - sum(2 * n * c * c / r for c, n in stages)) < 1e-6:
+        if got == sum(2 * c * n * max(1, n // r) for n, c in stages):  # read as (C_s, N_s)
+            raise Hint(f"for {stages}, r={r} you mixed up the pair: each entry is (N_s, C_s), "
+                       "the number of blocks first, then their width.")
+        if isinstance(got, (int, float)) and abs(got - sum(2 * n * c * c / r for n, c in stages)) < 1e-6:
             raise Hint(f"for {stages}, r={r} you said {got}: you used C / r, but a layer has a whole "
                        "number of units, max(1, C // r). The two differ when r does not divide C.")
-        if got == se_extra_params(stages, r, bias2=True) or got == se_extra_params(
-                stages, r, bias1=True, bias2=True):
+        if got in (_params(stages, r, bias2=True), _params(stages, r, bias1=True, bias2=True)):
             raise Hint(f"for {stages}, r={r} you counted biases: this table counts weights only.")
-        if got == sum(2 * n * c * (c // r) for c, n in stages):
+        if got == sum(2 * n * c * (c // r) for n, c in stages):
             raise Hint(f"for {stages}, r={r}: a width below r gives C // r = 0, but an SE block "
                        "keeps at least one hidden unit (max(1, C // r)).")
         raise Hint(f"for {stages}, r={r} you said {got!r}, but SE adds {expected} weights.")
     return (f"right for {len(cases)} hidden networks, including ResNet-50 at r=16 "
-            f"({se_extra_params(RESNET50_STAGES, 16):,} weights).")
+            f"({_params(resnet50, 16):,} weights).")
 
 
 @checker("A fully connected layer as a 1x1 convolution")

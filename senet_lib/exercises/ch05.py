@@ -12,7 +12,8 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from ..block import SEBlock, hidden_width
-from ..networks import add_se, count_se_params, se_blocks
+from ..cost import count_se_params, stage_of
+from ..networks import add_se
 from ._core import Hint, call, checker, expect_close, expect_shape
 
 __all__ = ["check_se_params_by_stage", "check_se_basic_block", "check_se_flops"]
@@ -60,8 +61,10 @@ def check_se_params_by_stage(fn: Callable[[nn.Module], dict]) -> str:
             raise Hint(f"{what}: you counted every parameter of the stage; count only the "
                        "parameters of its SEBlock modules.")
         weights = {}
-        for stage, _, se in se_blocks(model):
-            weights[stage] = weights.get(stage, 0) + se.fc1.weight.numel() + se.fc2.weight.numel()
+        for name, se in model.named_modules():
+            if isinstance(se, SEBlock):
+                stage = stage_of(name, model)
+                weights[stage] = weights.get(stage, 0) + se.fc1.weight.numel() + se.fc2.weight.numel()
         if got == weights:
             raise Hint(f"{what}: you counted the weights only; the biases of the FC layers are "
                        "parameters too.")

@@ -9,8 +9,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import attention
 from ..block import SEBlock
+from ..gates import class_specificity, record_feature_maps
+from ..removal import replace_se
 from ._core import Hint, call, checker, expect_close, expect_shape
 
 __all__ = ["check_gates_of", "check_most_suppressed", "check_specificity", "check_without_se"]
@@ -31,8 +32,33 @@ def _hidden_model(seed: int) -> nn.Sequential:
     return model.eval()
 
 
-def _hooks(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+class _TrackedHandle:
+    """A hook handle that remembers whether it was removed (so the checker can tell)."""
+
+    def __init__(self, handle) -> None:
+        self.handle, self.removed = handle, False
+
+    def remove(self) -> None:
+        self.removed = True
+        self.handle.remove()
+
+    def __enter__(self) -> "_TrackedHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _track_hooks(model: nn.Module) -> list[_TrackedHandle]:
+    """Make every module of ``model`` hand out tracked handles; the list fills as hooks are added."""
+    handles: list[_TrackedHandle] = []
+    for m in model.modules():
+        for method in ("register_forward_hook", "register_forward_pre_hook"):
+            def tracked(*args, _register=getattr(m, method), **kwargs):
+                handles.append(_TrackedHandle(_register(*args, **kwargs)))
+                return handles[-1]
+            setattr(m, method, tracked)
+    return handles
 
 
 @checker("A hook that records gates")
@@ -49,8 +75,9 @@ def check_gates_of(fn: Callable[[nn.Module, torch.Tensor, str], torch.Tensor]) -
             model(x)
         h.remove()
         expected = block.gates(feats["x"])
+        handles = _track_hooks(model)
         out = call(fn, model, x, name)
-        left = _hooks(model)
+        left = sum(not h.removed for h in handles)
         if left:
             raise Hint(f"{left} hook(s) are still attached after your function returned: keep the "
                        "handle that register_forward_hook returns and call handle.remove() "
@@ -78,7 +105,7 @@ def check_most_suppressed(fn: Callable[[nn.Module, torch.Tensor, str], int]) -> 
     for seed, name in [(3, "se1"), (4, "se2"), (5, "se2"), (6, "se1")]:
         model = _hidden_model(seed)
         image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
-        before, gates, _ = attention.record_feature_maps(model, image, name)
+        before, gates, _ = record_feature_maps(model, image, name)
         g = gates[0]
         expected = int(g.argmin())
         out = call(fn, model, image, name)
@@ -121,7 +148,7 @@ def check_specificity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> str:
     """``fn(gates (N, C), labels (N,))`` must return the chapter's class-specificity: the mean
     distance between class-mean gate vectors over the mean within-class RMS spread."""
     for gates, labels in _spec_cases():
-        expected = attention.class_specificity(gates, labels)
+        expected = class_specificity(gates, labels)
         out = call(fn, gates, labels)
         if isinstance(out, torch.Tensor):
             if out.numel() != 1:
@@ -150,7 +177,7 @@ def check_specificity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> str:
                        "norm of each difference before averaging.")
         raise Hint(f"you returned {out:.4f}, expected {expected:.4f}. Check: class means, mean pairwise "
                    "distance, RMS distance of each class's rows to its mean, averaged over classes.")
-    return "matches senet_lib.attention.class_specificity on 3 hidden sets of gates."
+    return "matches senet_lib.gates.class_specificity on 3 hidden sets of gates."
 
 
 @checker("Removing SE blocks without touching the model")
@@ -178,7 +205,7 @@ def check_without_se(fn: Callable[[nn.Module, list], nn.Module]) -> str:
         for n in kept:
             if not isinstance(out.get_submodule(n), SEBlock):
                 raise Hint(f"you also replaced {n!r}, which was not in names.")
-        expected = attention.replace_se(original, names)
+        expected = replace_se(original, names)
         with torch.no_grad():
             expect_close(out.eval()(x), expected(x), "your copy's output", atol=1e-5,
                          hint="Only the named SE blocks should change; every weight stays as it was.")

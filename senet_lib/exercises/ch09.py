@@ -6,7 +6,7 @@ import math
 import statistics
 from typing import Callable
 
-from ..bench.traffic import conv_cost, se_block_bytes
+from ..cost import conv_cost, se_block_bytes
 from ._core import Hint, call, checker
 
 __all__ = ["check_se_bytes", "check_conv1x1_intensity", "check_roofline", "check_paired_ratio"]

@@ -1,6 +1,6 @@
 """Make the student edition of the book: every chapter with its solutions taken out.
 
-    python -m senet_lib.student book/ -o _build/student [--force]
+    python tools/student.py book/ -o _build/student [--force]
 
 For each chapter notebook ``book/NN_name.ipynb`` it writes ``_build/student/NN_name.ipynb`` with
 
@@ -175,7 +175,7 @@ def make_student_edition(source: Path | str, output: Path | str, force: bool = F
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m senet_lib.student",
+        prog="python tools/student.py",
         description="Write the student edition of the book: solutions removed, exercise stubs kept, "
                     "outputs cleared. The source folder is never modified.")
     ap.add_argument("source", help="the folder with the chapter notebooks, e.g. book/")

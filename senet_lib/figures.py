@@ -1,0 +1,373 @@
+"""The figures the chapters share, one function each.
+
+**Policy.** A chapter's figure is a call to a function here, unless drawing it is what the
+chapter teaches (then the chapter draws it in full, in the open). Every figure must be legible
+at the book's page width: no text smaller than 9 pt (:data:`MIN_FONT_SIZE`), a legend that
+tells every series apart (colour *and* line style or marker, so it survives grey printing),
+every axis labelled, and an interval drawn wherever a spread was measured. Colour maps are
+grey-safe (``viridis``, ``cividis``, ``gray``).
+
+Each function draws into the axes ``ax`` it is given (or a new figure's) and returns them, so
+a chapter can arrange panels and add a title; :func:`plot_channel_maps` makes its own grid and
+returns the figure.
+
+* Gates of one SE block (``(N, C)``, from :func:`senet_lib.gates.record_gates`):
+  :func:`plot_gate_heatmap`, :func:`plot_class_excitations` (the paper's Fig. 6),
+  :func:`plot_within_class` (Fig. 7).
+* Feature maps entering and leaving a block, over the photo: :func:`plot_channel_maps`.
+* One number per block against depth: :func:`plot_specificity`, :func:`plot_saturation`.
+* An ablation study of a sweep, each arm against the default SE arm, seed by seed:
+  :func:`plot_ablation`.
+
+matplotlib is imported inside the functions: this module is imported by chapters, never by
+the package's ``__init__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import _checks
+
+__all__ = [
+    "MIN_FONT_SIZE", "plot_gate_heatmap", "plot_class_excitations", "plot_within_class",
+    "plot_channel_maps", "plot_specificity", "plot_saturation", "plot_ablation",
+]
+
+#: The smallest font size (points) any figure of the book may use.
+MIN_FONT_SIZE: float = 9.0
+
+_STYLES = ("-", "--", ":", "-.")
+
+
+def _ax(ax):
+    """``ax``, or the axes of a new figure of the book's default size."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        return plt.subplots(figsize=(7, 3), layout="constrained")[1]
+    if not hasattr(ax, "plot") or not hasattr(ax, "figure"):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return ax
+
+
+def _title(ax, title: str) -> None:
+    if title:
+        ax.set_title(title)
+
+
+def _class_means(gates: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(classes (K,), means (K, C), standard deviations (K, C))`` of the gates per class."""
+    gates = _checks.gate_matrix("gates", gates).double()
+    labels = _checks.class_labels(labels, gates.shape[0])
+    classes = labels.unique()
+    means = torch.stack([gates[labels == k].mean(0) for k in classes])
+    stds = torch.stack([gates[labels == k].std(0, unbiased=False) for k in classes])
+    return classes, means, stds
+
+
+def _chosen_classes(name: str, classes: Sequence[int] | None, present: torch.Tensor,
+                    class_names: Sequence[str]) -> list[int]:
+    """The classes to draw (all present ones if ``None``), each present and named."""
+    index = [int(k) for k in present]
+    chosen = index if classes is None else [int(k) for k in classes]
+    unknown = [k for k in chosen if k not in index]
+    if unknown or not chosen:
+        raise ValueError(f"{name} must be a non-empty list of labels that have images; "
+                         f"classes {unknown or chosen} have no images; present: {index}")
+    unnamed = [k for k in chosen if not 0 <= k < len(class_names)]
+    if unnamed:
+        raise ValueError(f"class_names has {len(class_names)} names, none for classes {unnamed}")
+    return chosen
+
+
+def plot_gate_heatmap(gates: torch.Tensor, ax=None, *, row_labels: Sequence[str] | None = None,
+                      title: str = "", colorbar: bool = True):
+    """Gates ``(N, C)`` as an image: one row per image, one column per channel (viridis, 0 to 1).
+
+    ``row_labels`` names the rows (one per image); with ``colorbar`` the colour bar is labelled
+    with the gate. Returns the axes.
+    """
+    gates = _checks.gate_matrix("gates", gates)
+    if row_labels is not None and len(row_labels) != gates.shape[0]:
+        raise ValueError(f"row_labels has {len(row_labels)} entries for {gates.shape[0]} rows of gates")
+    ax = _ax(ax)
+    im = ax.imshow(gates.detach().cpu().numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                   interpolation="nearest")
+    ax.set_xlabel("channel")
+    ax.set_ylabel("image")
+    if row_labels is not None:
+        ax.set_yticks(range(len(row_labels)), labels=list(row_labels))
+    _title(ax, title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label="gate $s_c$")
+    return ax
+
+
+def plot_class_excitations(gates: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
+                           ax=None, *, classes: Sequence[int] | None = None,
+                           channels: Sequence[int] | None = None, title: str = "",
+                           legend: bool = True):
+    """Mean excitation per channel for each class, and the mean over all images (paper, Fig. 6).
+
+    Args:
+        gates: ``(N, C)``; labels: ``(N,)`` indices into ``class_names``.
+        classes: which classes to draw (default all); the all-image mean always uses every image.
+        channels: which channels, in order (default all).
+        legend: draw the legend (turn off on all but one of several panels sharing it).
+
+    Returns the axes; the last line is the all-image mean (black, thick).
+    """
+    import matplotlib.pyplot as plt
+
+    present, means, _ = _class_means(gates, labels)
+    chosen = _chosen_classes("classes", classes, present, class_names)
+    ch = list(range(gates.shape[1])) if channels is None else [int(c) for c in channels]
+    bad = [c for c in ch if not 0 <= c < gates.shape[1]]
+    if bad or not ch:
+        raise ValueError(f"channels must be a non-empty list of indices below {gates.shape[1]}, got {ch}")
+    row = {int(k): i for i, k in enumerate(present)}
+    ax = _ax(ax)
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(chosen)))
+    x = np.arange(len(ch))
+    for j, k in enumerate(chosen):
+        ax.plot(x, means[row[k], ch].numpy(), _STYLES[j % len(_STYLES)], color=colours[j], lw=1.2,
+                label=class_names[k])
+    ax.plot(x, gates.detach().double().mean(0)[ch].cpu().numpy(), color="black", lw=2.2,
+            label="all images")
+    ax.set_xlabel("channel index" if channels is None else "channel (in the order shown)")
+    ax.set_ylabel("mean excitation")
+    ax.set_ylim(0, 1)
+    if legend:
+        ax.legend(loc="lower left", fontsize=MIN_FONT_SIZE)
+    _title(ax, title)
+    return ax
+
+
+def plot_within_class(gates: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
+                      classes: Sequence[int], ax=None, *, title: str = "", legend: bool = True):
+    """Mean ± standard deviation of each channel's gate within the given classes (paper, Fig. 7).
+
+    One line (the mean) and one shaded band (± one standard deviation over the class's images)
+    per class; ``legend`` as in :func:`plot_class_excitations`. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    present, means, stds = _class_means(gates, labels)
+    chosen = _chosen_classes("classes", classes, present, class_names)
+    row = {int(k): i for i, k in enumerate(present)}
+    ax = _ax(ax)
+    x = np.arange(gates.shape[1])
+    colours = plt.get_cmap("cividis")(np.linspace(0.1, 0.85, len(chosen)))
+    for j, k in enumerate(chosen):
+        m, s = means[row[k]].numpy(), stds[row[k]].numpy()
+        ax.plot(x, m, _STYLES[j % len(_STYLES)], color=colours[j], lw=1.4,
+                label=f"{class_names[k]} (mean ± std)")
+        ax.fill_between(x, m - s, m + s, color=colours[j], alpha=0.3, lw=0)
+    ax.set_xlabel("channel index")
+    ax.set_ylabel("excitation")
+    ax.set_ylim(0, 1)
+    if legend:
+        ax.legend(loc="lower left", fontsize=MIN_FONT_SIZE)
+    _title(ax, title)
+    return ax
+
+
+def plot_channel_maps(photo: torch.Tensor, before: torch.Tensor, after: torch.Tensor,
+                      gates: torch.Tensor, channels: Sequence[int], *, labels: Sequence[str] | None = None,
+                      alpha: float = 0.6):
+    """Feature maps of some channels before and after rescaling, overlaid on the photo.
+
+    Args:
+        photo: ``(3, H, W)`` in ``[0, 1]`` (shown in grey underneath).
+        before, after: ``(C, h, w)``: one image's feature maps entering and leaving the SE block.
+        gates: ``(C,)``, that image's gates.
+        channels: the channels to show, one row each.
+        labels: a label for each row (e.g. "most amplified").
+        alpha: opacity of the maps over the photo, in ``(0, 1]``.
+
+    Each row uses one colour scale for both maps, so a suppressed channel looks dimmer after
+    rescaling. Returns the figure (``len(channels)`` rows of two panels, and a colour bar
+    per row).
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(photo, torch.Tensor) or photo.dim() != 3 or photo.shape[0] != 3:
+        raise ValueError(f"photo must be a (3, H, W) tensor, got {getattr(photo, 'shape', photo)!r}")
+    for nm, t in (("before", before), ("after", after)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 3:
+            raise ValueError(f"{nm} must be a (C, h, w) tensor, got {getattr(t, 'shape', t)!r}")
+    if not isinstance(gates, torch.Tensor) or before.shape != after.shape or gates.shape != (before.shape[0],):
+        raise ValueError(f"before {tuple(before.shape)}, after {tuple(after.shape)} and gates "
+                         f"{tuple(getattr(gates, 'shape', ()))} must be (C, h, w), (C, h, w) and (C,)")
+    channels = [int(c) for c in channels]
+    bad = [c for c in channels if not 0 <= c < before.shape[0]]
+    if bad or not channels:
+        raise ValueError(f"channels must be a non-empty list of indices below {before.shape[0]}, got {channels}")
+    if labels is not None and len(labels) != len(channels):
+        raise ValueError(f"labels has {len(labels)} entries for {len(channels)} channels")
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    h, w = photo.shape[1:]
+    grey = photo.detach().mean(0).cpu().numpy()
+
+    def up(m: torch.Tensor) -> np.ndarray:   # (h, w) -> (H, W), to lie over the photo
+        return F.interpolate(m.detach()[None, None].float(), size=(h, w), mode="bilinear",
+                             align_corners=False)[0, 0].cpu().numpy()
+
+    fig, axes = plt.subplots(len(channels), 2, figsize=(5.6, 2.5 * len(channels)), squeeze=False,
+                             layout="constrained")
+    for r, c in enumerate(channels):
+        lo = float(min(before[c].min(), after[c].min()))
+        hi = float(max(before[c].max(), after[c].max()))
+        for col, m in enumerate((before[c], after[c])):
+            ax = axes[r, col]
+            ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
+            im = ax.imshow(up(m), cmap="viridis", vmin=lo, vmax=hi, alpha=alpha)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_title(f"channel {c}: before", fontsize=MIN_FONT_SIZE)
+        axes[r, 1].set_title(f"after (x gate {float(gates[c]):.2f})", fontsize=MIN_FONT_SIZE)
+        if labels:
+            axes[r, 0].set_ylabel(labels[r])
+        fig.colorbar(im, ax=axes[r].tolist(), label="activation", shrink=0.9)
+    return fig
+
+
+def _block_axis(ax, names: Sequence[str]) -> None:
+    """Block names along x, input side first, at the smallest legible size."""
+    ax.set_xticks(range(len(names)), labels=list(names), rotation=60, ha="right",
+                  fontsize=MIN_FONT_SIZE)
+    ax.set_xlabel("SE block (input side to output side)")
+
+
+def plot_specificity(specificity: Mapping[str, float], chance: Mapping[str, float] | None = None,
+                     ax=None, *, title: str = ""):
+    """Class-specificity of each block against depth, with the shuffled-label level if given.
+
+    ``specificity`` and ``chance`` map block names (in depth order) to
+    :func:`senet_lib.gates.class_specificity` values. Returns the axes.
+    """
+    if not isinstance(specificity, Mapping) or not specificity:
+        raise ValueError(f"specificity must be a non-empty {{block name: value}} mapping, got {specificity!r:.60}")
+    names = list(specificity)
+    if chance is not None and (not isinstance(chance, Mapping) or set(chance) != set(names)):
+        got = sorted(chance) if isinstance(chance, Mapping) else type(chance).__name__
+        raise ValueError(f"chance must have the same blocks as specificity ({names}), got {got}")
+    ax = _ax(ax)
+    x = np.arange(len(names))
+    ax.plot(x, [specificity[n] for n in names], "o-", color="black", label="true classes")
+    if chance is not None:
+        ax.plot(x, [chance[n] for n in names], "s--", color="0.6", label="shuffled labels (chance)")
+    _block_axis(ax, names)
+    ax.set_ylabel("class-specificity")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left")
+    _title(ax, title)
+    return ax
+
+
+def plot_saturation(sat: Mapping[str, tuple[float, float]], ax=None, *, title: str = "",
+                    high: float = 0.95, low: float = 0.05):
+    """Fractions of gates above ``high`` and below ``low`` per block, as grouped bars.
+
+    ``sat`` maps block names (in depth order) to ``(frac_high, frac_low)`` from
+    :func:`senet_lib.gates.saturation_by_block` (computed with the same ``high`` and ``low``,
+    which only label the bars here). Returns the axes.
+    """
+    if not isinstance(sat, Mapping) or not sat:
+        raise ValueError(f"sat must be a non-empty {{block name: (frac_high, frac_low)}} mapping, got {sat!r:.60}")
+    bad = [n for n, v in sat.items() if len(tuple(v)) != 2 or not all(0.0 <= float(f) <= 1.0 for f in v)]
+    if bad:
+        raise ValueError(f"sat[name] must be a pair of fractions in [0, 1]; not so for {bad}")
+    names = list(sat)
+    ax = _ax(ax)
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [sat[n][0] for n in names], 0.4, color="0.2", label=f"gate > {high}")
+    ax.bar(x + 0.2, [sat[n][1] for n in names], 0.4, color="0.7", edgecolor="black", lw=0.5,
+           hatch="//", label=f"gate < {low}")
+    _block_axis(ax, names)
+    ax.set_ylabel("fraction of gates")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    _title(ax, title)
+    return ax
+
+
+_SEED_MARKERS = ("o", "s", "^", "v", "<", ">", "P", "X")
+
+
+def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, float] | None = None,
+                  labels: Mapping[str, str] | None = None, title: str = "", legend: bool = True):
+    """One study of an ablation sweep: each arm's accuracy minus the default SE arm's, seed by seed.
+
+    Args:
+        results: a sweep results dict (``python -m senet_lib.experiments sweep``, read with
+            ``load_results``): ``results["studies"][study]["arms"]`` names the arms, and
+            ``results["arms"][arm]["runs"]`` holds ``{"seed", "final_test_acc"}`` (a fraction).
+        study: a key of ``results["studies"]``.
+        paper: the paper's difference for some arms, in points of top-1 accuracy (arm minus
+            its default SE); drawn as hollow diamonds. Arms without a number get none.
+        labels: a tick label per arm (default: the arm's name).
+        legend: draw the legend (below the axes, in three columns).
+
+    One column per arm: the plain network first, then the study's arms except ``"se"`` itself
+    (the reference, the dotted line at 0). For every seed that both the arm and ``"se"`` ran,
+    one grey marker (one marker shape per seed) at ``100 * (acc_arm - acc_se)``; with two or
+    more seeds, a black bar at the mean and a 95 % interval ``mean ± t * s / sqrt(n)`` (Student's
+    ``t`` for ``n - 1`` degrees of freedom, :data:`senet_lib.experiments.T_CRIT_5`). Arms
+    without runs keep their column, empty. Returns the axes.
+    """
+    from .experiments import T_CRIT_5
+
+    studies = results.get("studies", {}) if isinstance(results, Mapping) else {}
+    if study not in studies:
+        raise ValueError(f"study must be one of {list(studies)}, got {study!r}")
+    arms = ["plain", *[a for a in studies[study]["arms"] if a != "se"]]
+    missing = [a for a in ["se", *arms] if a not in results["arms"]]
+    if missing:
+        raise ValueError(f"results has no arms {missing} (study {study!r} needs them)")
+    paper = dict(paper or {})
+    labels = dict(labels or {})
+    unknown = sorted(set(paper) - set(arms))
+    if unknown:
+        raise ValueError(f"paper names arms {unknown} that are not drawn for study {study!r}: {arms}")
+    se_acc = {r["seed"]: r["final_test_acc"] for r in results["arms"]["se"]["runs"]}
+    seeds = sorted({r["seed"] for a in arms for r in results["arms"][a]["runs"] if r["seed"] in se_acc})
+    ax = _ax(ax)
+    x = np.arange(len(arms))
+    drawn_seeds, drawn_mean, drawn_paper = set(), False, False
+    for i, arm in enumerate(arms):
+        d = {r["seed"]: 100 * (r["final_test_acc"] - se_acc[r["seed"]])
+             for r in results["arms"][arm]["runs"] if r["seed"] in se_acc}
+        for seed, v in sorted(d.items()):
+            k = seeds.index(seed)
+            offset = 0.24 * (k - (len(seeds) - 1) / 2) / max(1, len(seeds) - 1)
+            ax.plot(i - 0.16 + offset, v, _SEED_MARKERS[k % len(_SEED_MARKERS)], color="0.55",
+                    markersize=6, label=None if seed in drawn_seeds else f"seed {seed}")
+            drawn_seeds.add(seed)
+        if len(d) > 1:
+            vals = np.array(list(d.values()))
+            mean = vals.mean()
+            half = T_CRIT_5[min(len(vals) - 1, len(T_CRIT_5)) - 1] * vals.std(ddof=1) / np.sqrt(len(vals))
+            ax.errorbar(i + 0.1, mean, yerr=half, fmt="_", color="black", markersize=14, capsize=4,
+                        elinewidth=1.6, label=None if drawn_mean else "mean ± 95 % interval (t)")
+            drawn_mean = True
+        if arm in paper:
+            ax.plot(i + 0.32, paper[arm], "D", markerfacecolor="none", markeredgecolor="#3b528b",
+                    markeredgewidth=1.6, markersize=8, label=None if drawn_paper else "paper (ImageNet)")
+            drawn_paper = True
+    ax.axhline(0, color="black", linestyle=":", linewidth=1, label="default SE (reference)")
+    ax.set_xticks(x, labels=[labels.get(a, a) for a in arms], fontsize=MIN_FONT_SIZE + 1)
+    ax.set_xlim(-0.55, len(arms) - 0.45)
+    ax.set_xlabel("arm")
+    ax.set_ylabel("accuracy − default SE (points)")
+    if legend:  # below the axes, where it hides no point
+        ax.legend(fontsize=MIN_FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3,
+                  frameon=False)
+    _title(ax, title)
+    return ax
