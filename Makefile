@@ -1,7 +1,8 @@
 # Two commands, each self-sufficient on a fresh machine:
 #   make book   execute every notebook and render the HTML book into _build/html
-#   make test   unit tests; every notebook executed once, Colab-like; a strict book build; the
-#               rendered pages checked in headless Chromium (screenshots in _build/screenshots)
+#   make test   unit tests; every notebook executed once, Colab-like; a strict book build; its
+#               internal links checked; the rendered pages checked in headless Chromium
+#               (screenshots in _build/screenshots)
 # and, for instructors:
 #   make student   the student edition (solutions removed) in _build/student
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ STAMP  := $(VENV)/.installed
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: book test unit notebooks strict-book browser student clean
+.PHONY: book test unit notebooks strict-book links browser student clean
 
 # (Re)install when requirements.txt or pyproject.toml is newer than the last install.
 $(STAMP): requirements.txt pyproject.toml
@@ -28,7 +29,7 @@ book: $(STAMP)
 	$(JB) build . --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: unit notebooks strict-book browser
+test: unit notebooks strict-book links browser
 
 unit: $(STAMP)
 	$(PY) -m pytest tests --ignore=tests/browser
@@ -48,13 +49,18 @@ strict-book: $(STAMP)
 	$(JB) build $(STAGE) --path-output . -W -n --keep-going
 	@echo "The book is in _build/html/index.html"
 
+# Every internal link and #anchor of the built book resolves (external links are listed, not fetched).
+links: $(STAMP)
+	test -f _build/html/index.html || { echo "run 'make strict-book' first"; exit 1; }
+	$(PY) tools/check_links.py _build/html
+
 browser: $(STAMP)
 	test -f _build/html/index.html || { echo "run 'make strict-book' first"; exit 1; }
 	$(PY) -m pytest tests/browser
 	@echo "Screenshots of every page are in _build/screenshots/"
 
 student: $(STAMP)
-	$(PY) -m senet_lib.student book -o _build/student --force
+	$(PY) tools/student.py book -o _build/student --force
 
 clean:
 	rm -rf _build $(STAGE)
