@@ -6,7 +6,7 @@ import shlex
 import pytest
 import torch
 
-from senet_lib import checkpoints, experiments, records
+from senet_lib import ablations, checkpoints, experiments, records
 
 SMOKE = ["compare", "--dataset", "photos", "--seeds", "0", "1", "--epochs", "1", "--depth", "8",
          "--width", "4", "--per-class", "4", "--test-per-class", "3", "--batch-size", "8",
@@ -234,13 +234,13 @@ def test_sweep_smoke_writes_every_arm(tmp_path):
     assert res["arms"]["no_squeeze"]["flops"] > res["arms"]["se"]["flops"] > res["arms"]["plain"]["flops"]
     assert res["arms"]["se"]["se_elementwise_ops"] > 0 == res["arms"]["plain"]["se_elementwise_ops"]
     assert res["command"].startswith("python -m senet_lib.experiments sweep") and res["wall_time_s"] > 0
-    assert "reduction" in experiments.format_sweep(res) or "no_squeeze" in experiments.format_sweep(res)
+    assert "reduction" in ablations.format_sweep(res) or "no_squeeze" in ablations.format_sweep(res)
 
 
 def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, monkeypatch):
     out = tmp_path / "s.json"
     argv = SWEEP + ["--seeds", "0", "1", "--out", str(out)]
-    real = experiments._sweep_run
+    real = ablations._sweep_run
     calls = []
 
     def dies_after_four(settings, arm, seed, threads):
@@ -249,7 +249,7 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
         calls.append((arm, seed))
         return real(settings, arm, seed, threads)
 
-    monkeypatch.setattr(experiments, "_sweep_run", dies_after_four)
+    monkeypatch.setattr(ablations, "_sweep_run", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
         experiments.main(argv)
     partial = json.loads(out.read_text())
@@ -257,7 +257,7 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
     kept = {a: list(e["runs"]) for a, e in partial["arms"].items()}
 
     calls.clear()
-    monkeypatch.setattr(experiments, "_sweep_run", lambda *a: calls.append(a[1:3]) or real(*a))
+    monkeypatch.setattr(ablations, "_sweep_run", lambda *a: calls.append(a[1:3]) or real(*a))
     res = experiments.main(argv)
     assert calls == [("se", 1), ("no_squeeze", 1)]  # only the two missing runs were trained
     assert res["complete"] and len(res["sessions"]) == 2
@@ -284,11 +284,11 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
 
 
 def test_sweep_arms_and_studies():
-    assert experiments.sweep_arms(["reduction"]) == ["plain", "se", "r2", "r4", "r8", "r32"]
-    everything = experiments.sweep_arms(list(experiments.STUDIES))
-    assert set(everything) == set(experiments.ARMS) and len(everything) == len(set(everything))
+    assert ablations.sweep_arms(["reduction"]) == ["plain", "se", "r2", "r4", "r8", "r32"]
+    everything = ablations.sweep_arms(list(ablations.STUDIES))
+    assert set(everything) == set(ablations.ARMS) and len(everything) == len(set(everything))
     with pytest.raises(ValueError, match="studies"):
-        experiments.sweep_arms(["colour"])
+        ablations.sweep_arms(["colour"])
 
 
 def test_presets_set_defaults_and_options_win(tmp_path, monkeypatch):
