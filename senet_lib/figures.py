@@ -320,7 +320,9 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
     one grey marker (one marker shape per seed) at ``100 * (acc_arm - acc_se)``; with two or
     more seeds, a black bar at the mean and a 95 % interval ``mean ± t * s / sqrt(n)`` (Student's
     ``t`` for ``n - 1`` degrees of freedom, :data:`senet_lib.experiments.T_CRIT_5`). Arms
-    without runs keep their column, empty. Returns the axes.
+    without runs keep their column, empty. The y-axis spans the markers and means; an interval
+    that reaches beyond it is cut at the edge, where a black arrowhead shows it goes on (with
+    two seeds, ``t = 12.7``, intervals are wider than any difference). Returns the axes.
     """
     from .experiments import T_CRIT_5
 
@@ -341,6 +343,7 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
     ax = _ax(ax)
     x = np.arange(len(arms))
     drawn_seeds, drawn_mean, drawn_paper = set(), False, False
+    shown, bars = [0.0], []            # values the y-axis must show; (x, low, high) of intervals
     for i, arm in enumerate(arms):
         d = {r["seed"]: 100 * (r["final_test_acc"] - se_acc[r["seed"]])
              for r in results["arms"][arm]["runs"] if r["seed"] in se_acc}
@@ -350,6 +353,7 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
             ax.plot(i - 0.16 + offset, v, _SEED_MARKERS[k % len(_SEED_MARKERS)], color="0.55",
                     markersize=6, label=None if seed in drawn_seeds else f"seed {seed}")
             drawn_seeds.add(seed)
+            shown.append(v)
         if len(d) > 1:
             vals = np.array(list(d.values()))
             mean = vals.mean()
@@ -357,11 +361,25 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
             ax.errorbar(i + 0.1, mean, yerr=half, fmt="_", color="black", markersize=14, capsize=4,
                         elinewidth=1.6, label=None if drawn_mean else "mean ± 95 % interval (t)")
             drawn_mean = True
+            shown.append(mean)
+            bars.append((i + 0.1, mean - half, mean + half))
         if arm in paper:
             ax.plot(i + 0.32, paper[arm], "D", markerfacecolor="none", markeredgecolor="#3b528b",
                     markeredgewidth=1.6, markersize=8, label=None if drawn_paper else "paper (ImageNet)")
             drawn_paper = True
+            shown.append(paper[arm])
     ax.axhline(0, color="black", linestyle=":", linewidth=1, label="default SE (reference)")
+    lo, hi = min(shown), max(shown)
+    pad = max(1.0, 0.15 * (hi - lo))
+    bottom, top = lo - pad, hi + pad
+    ax.set_ylim(bottom, top)
+    cut = False
+    for xb, low, high in bars:
+        for end, edge, mark in ((high, top, "^"), (low, bottom, "v")):
+            if (end > edge) if mark == "^" else (end < edge):
+                ax.plot(xb, edge, mark, color="black", markersize=7, clip_on=False,
+                        label=None if cut else "interval goes on beyond the axis")
+                cut = True
     ax.set_xticks(x, labels=[labels.get(a, a) for a in arms], fontsize=MIN_FONT_SIZE + 1)
     ax.set_xlim(-0.55, len(arms) - 0.45)
     ax.set_xlabel("arm")

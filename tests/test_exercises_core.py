@@ -85,3 +85,20 @@ def test_result_renders_as_text_and_html():
     assert "PASSED" in repr(r) and "Passed" in r._repr_html_()
     r = check_se_param_count(lambda c, r: 0)
     assert "NOT YET" in repr(r) and "Not yet" in r._repr_html_()
+
+
+def test_no_two_chapters_export_the_same_checker_name():
+    """`from senet_lib.exercises import *` re-exports every chapter's checkers: a name used by two
+    chapters would silently give one chapter the other's checker."""
+    import importlib
+    import pkgutil
+
+    import senet_lib.exercises as ex
+
+    owners: dict[str, str] = {}
+    for info in pkgutil.iter_modules(ex.__path__):
+        if info.name.startswith("ch"):
+            for name in importlib.import_module(f"senet_lib.exercises.{info.name}").__all__:
+                assert name not in owners, f"{name} is exported by both {owners[name]} and {info.name}"
+                owners[name] = info.name
+    assert len(owners) >= 20

@@ -1,0 +1,96 @@
+"""senet_lib.figures.plot_ablation: one study of a sweep, each arm minus the default SE arm."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import math  # noqa: E402
+import statistics  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from senet_lib.experiments import T_CRIT_5  # noqa: E402
+from senet_lib.figures import MIN_FONT_SIZE, plot_ablation  # noqa: E402
+
+ACC = {"plain": [0.60, 0.62, 0.58], "se": [0.70, 0.71, 0.69], "r2": [0.69, 0.72, 0.70], "r32": [0.66, 0.70]}
+
+
+def sweep(acc=ACC):
+    """A results dict with the layout of ``python -m senet_lib.experiments sweep``."""
+    return {"studies": {"reduction": {"paper_table": 10, "arms": ["r2", "se", "r32"]}},
+            "arms": {a: {"runs": [{"seed": i, "final_test_acc": v} for i, v in enumerate(vals)]}
+                     for a, vals in acc.items()}}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_draws_every_seed_the_mean_interval_and_the_paper():
+    ax = plot_ablation(sweep(), "reduction", paper={"r2": -0.01, "plain": -1.02},
+                       labels={"plain": "no SE", "r2": "r = 2"}, title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["no SE", "r = 2", "r32"]
+    assert ax.get_xlabel() and "default SE" in ax.get_ylabel()
+    # per-seed markers: 3 (plain) + 3 (r2) + 2 (r32), at 100 * (arm - se) of the same seed
+    seed_points = sorted(round(float(line.get_ydata()[0]), 6) for line in ax.lines
+                         if line.get_color() == "0.55")
+    want = sorted(round(100 * (a - s), 6) for arm in ("plain", "r2", "r32")
+                  for a, s in zip(ACC[arm], ACC["se"]))
+    assert seed_points == want
+    # the mean bars with 95 % t intervals: one per arm with >= 2 seeds
+    bars = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
+    assert len(bars) == 3
+    d = [100 * (a - s) for a, s in zip(ACC["r2"], ACC["se"])]
+    half = T_CRIT_5[1] * statistics.stdev(d) / math.sqrt(3)
+    segs = bars[1].lines[2][0].get_segments()
+    lo, hi = segs[0][:, 1]
+    assert math.isclose(lo, statistics.fmean(d) - half, rel_tol=1e-9)
+    assert math.isclose(hi, statistics.fmean(d) + half, rel_tol=1e-9)
+    # the paper's diamonds, and a legend that names every kind of mark
+    diamonds = [line for line in ax.lines if line.get_marker() == "D"]
+    assert sorted(float(line.get_ydata()[0]) for line in diamonds) == [-1.02, -0.01]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"seed 0", "seed 1", "seed 2", "mean ± 95 % interval (t)", "paper (ImageNet)",
+            "default SE (reference)"} <= set(legend)
+    # r32 has two seeds (t = 12.71): its interval is cut at both edges of the y-axis, with arrowheads
+    lo, hi = ax.get_ylim()
+    heads = sorted((line.get_marker(), float(line.get_ydata()[0])) for line in ax.lines
+                   if line.get_color() == "black" and line.get_marker() in ("^", "v")
+                   and math.isclose(float(line.get_xdata()[0]), 2.1))      # r32's column
+    assert heads == [("^", hi), ("v", lo)]
+    assert "interval goes on beyond the axis" in legend
+    assert lo < min(seed_points) and hi > max(seed_points)
+    ax.figure.canvas.draw()
+    sizes = [t.get_fontsize() for t in ax.figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert min(sizes) >= MIN_FONT_SIZE
+
+
+def test_partial_sweeps_keep_their_columns():
+    acc = {"plain": [0.6], "se": [0.7], "r2": [], "r32": [0.65]}
+    fig, ax = plt.subplots()
+    assert plot_ablation(sweep(acc), "reduction", ax, legend=False) is ax
+    assert len(ax.get_xticklabels()) == 3
+    assert not [c for c in ax.containers if hasattr(c, "has_yerr")]      # one seed: no interval
+    assert ax.get_legend() is None
+    ys = [float(np.asarray(line.get_ydata())[0]) for line in ax.lines if line.get_color() == "0.55"]
+    assert sorted(round(y, 6) for y in ys) == [-10.0, -5.0]
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="study must be one of"):
+        plot_ablation(sweep(), "gates")
+    with pytest.raises(ValueError, match="no arms"):
+        res = sweep()
+        del res["arms"]["r32"]
+        plot_ablation(res, "reduction")
+    with pytest.raises(ValueError, match="paper names arms"):
+        plot_ablation(sweep(), "reduction", paper={"gate_relu": -1.2})
+    with pytest.raises(TypeError, match="ax must be"):
+        plot_ablation(sweep(), "reduction", ax="left")
