@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import _checks
@@ -52,8 +53,8 @@ def squeeze(x: torch.Tensor, pool: str = "avg") -> torch.Tensor:
     """One number per channel: ``(N, C, H, W) -> (N, C)``, the mean (``pool="avg"``), the
     maximum (``"max"``), their average (``"avgmax"``) or the population standard deviation
     (``"std"``) over ``H`` and ``W``."""
-    if pool == "avg":
-        return x.mean(dim=(2, 3))
+    if pool == "avg":  # global average pooling, the op of the classic AdaptiveAvgPool2d(1)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
     if pool == "max":
         return x.amax(dim=(2, 3))
     if pool == "avgmax":
@@ -74,7 +75,7 @@ def excite(z: torch.Tensor, fc1: Callable, fc2: Callable, gate: Callable = torch
 
 def scale(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Multiply channel ``c`` of ``x (N, C, H, W)`` by gate ``s[:, c]`` (``s`` is ``(N, C)``)."""
-    return x * s[:, :, None, None]
+    return x * s.view(*s.shape, 1, 1)  # (N, C, 1, 1) broadcasts over H and W
 
 
 def hidden_width(channels: int, reduction: int) -> int:

@@ -110,6 +110,12 @@ def bench_models(
     result["ratios"] = {pair: p["median"] for pair, p in paired.items()}
     result["ratio_ci95"] = {pair: [p["low"], p["high"]] for pair, p in paired.items()}
     result["ratio_of_medians"] = {pair: med[se] / med[plain] for pair, (se, plain) in pairs.items()}
+    if {"senet_lib", "timm"} <= set(pairs):
+        # the library's overhead over timm's, round by round: (our SE / our plain) / (timm's / timm's)
+        ours = [a / b for a, b in zip(times["se_resnet50"], times["resnet50"])]
+        theirs = [a / b for a, b in zip(times["timm_seresnet50"], times["timm_resnet50"])]
+        p = paired_ratio(ours, theirs)
+        result["senet_lib_vs_timm"] = {"median": p["median"], "ci95": [p["low"], p["high"]]}
     result["times_ms"] = {k: [t * 1e3 for t in ts] for k, ts in times.items()}  # round by round
     if compiled:
         torch._dynamo.reset()
