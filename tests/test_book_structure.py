@@ -83,3 +83,16 @@ def test_instructors_page_covers_every_chapter_with_its_exercises_and_time():
         assert int(row.group(2)) == exercises, f"{stem}: the table says {row.group(2)} exercises, the chapter has {exercises}"
         assert abs(stated - minutes) <= 15, f"{stem}: the table says {stated} min, the formula gives {minutes:.0f}"
         assert f"**{{doc}}`{stem}`.** Learners will be able to" in text, f"instructors.md has no objectives for {stem}"
+
+
+def test_exercise_and_figure_labels_are_unique_across_the_book():
+    """Sphinx labels are global: two chapters with the same `:label:` break the strict build."""
+    import json
+
+    seen: dict[str, str] = {}
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for label in re.findall(r"^:label:\s*(\S+)", "".join(cell["source"]), re.M):
+                assert label not in seen, f"label {label!r} is in both {seen[label]} and {path.name}"
+                seen[label] = path.name
+    assert len(seen) >= 20
