@@ -7,6 +7,7 @@ a reader who passes ``reduction=0`` or a 3-D tensor learns what to change.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
 
 import torch
 
@@ -79,3 +80,24 @@ def class_labels(labels: object, n: int) -> torch.Tensor:
             f"got shape {tuple(labels.shape)} and dtype {labels.dtype}"
         )
     return labels
+
+
+def stages(name: str, value: object, n_stages: int, model_name: str) -> list[int]:
+    """``value`` as a sorted list of distinct stage numbers in ``1 .. n_stages``; ``None`` means all.
+
+    ``model_name`` says in the error which model has which stages (e.g. ``"ResNet"``).
+    """
+    valid = list(range(1, n_stages + 1))
+    if value is None:
+        return valid
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be None or a sequence of stage numbers such as (2, 3), got {value!r}")
+    chosen = list(value)
+    for s in chosen:
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise TypeError(f"{name} must contain ints, got {s!r} in {name}={value!r}")
+        if s not in valid:
+            raise ValueError(f"{name}={value!r}: stage {s} does not exist; a {model_name} has stages {valid}")
+    if not chosen:
+        raise ValueError(f"{name} is empty: name at least one stage, or pass None for all")
+    return sorted(set(chosen))

@@ -21,7 +21,7 @@ import torch
 
 from .cifar_resnet import cifar_resnet
 from .cost import count_flops, count_parameters
-from .experiments import (FORMAT, Settings, _arch, _datasets, _pool, _rank, _train_one,
+from .experiments import (FORMAT, Settings, _arch, _datasets, _pool, _train_one,
                           _world_size, _write_json, paired_difference, summarize)
 from .records import environment
 from .train import pick_device

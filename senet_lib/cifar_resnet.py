@@ -117,7 +117,7 @@ class CifarResNet(nn.Module):
         width = _checks.positive_int("width", width)
         reduction = _checks.positive_int("reduction", reduction)
         _checks.boolean("se", se)
-        se_stages = _check_stages(stages)
+        se_stages = _checks.stages("stages", stages, 3, "CIFAR ResNet")
         self.se_stages = se_stages
         # a bad SE setting fails here, with the block's own message
         SEBlock(4, reduction, pool=pool, gate=gate)
@@ -157,18 +157,6 @@ class CifarResNet(nn.Module):
         from .gates import se_blocks
 
         return se_blocks(self)
-
-
-def _check_stages(stages: object) -> tuple[int, ...]:
-    """``None`` -> all three stages; else a non-empty tuple of distinct stage numbers in 1..3."""
-    if stages is None:
-        return (1, 2, 3)
-    if isinstance(stages, (str, bytes)) or not hasattr(stages, "__iter__"):
-        raise TypeError(f"stages must be None or a sequence of stage numbers such as (2, 3), got {stages!r}")
-    chosen = tuple(stages)
-    if not chosen or any(isinstance(k, bool) or k not in (1, 2, 3) for k in chosen):
-        raise ValueError(f"stages must name stages among 1, 2, 3 (at least one), got {stages!r}")
-    return tuple(sorted(set(chosen)))
 
 
 def cifar_resnet(depth: int = 20, num_classes: int = 10, *, se: bool = False,

@@ -171,27 +171,6 @@ def _check_position(position: object) -> str:
     return position
 
 
-def _check_stages(stages: object, n_stages: int, model_name: str) -> list[int]:
-    valid = list(range(1, n_stages + 1))
-    if stages is None:
-        return valid
-    if isinstance(stages, (str, bytes)) or not isinstance(stages, Iterable):
-        raise TypeError(
-            f"stages must be None or a sequence of stage numbers such as (3, 4), got {stages!r}"
-        )
-    chosen = list(stages)
-    for s in chosen:
-        if isinstance(s, bool) or not isinstance(s, int):
-            raise TypeError(f"stages must contain ints, got {s!r} in stages={stages!r}")
-        if s not in valid:
-            raise ValueError(
-                f"stages={stages!r}: stage {s} does not exist; a {model_name} has stages {valid}"
-            )
-    if not chosen:
-        raise ValueError("stages is empty: name at least one stage, or pass None for all")
-    return sorted(set(chosen))
-
-
 def add_se(
     model: nn.Module,
     reduction: int = 16,
@@ -258,7 +237,7 @@ def _new_se(channels: int, reduction: int, like: nn.Module, se_kwargs: dict) -> 
 
 def _add_se_resnet(model: ResNet, reduction: int, position: str, stages: object,
                    se_kwargs: dict) -> None:
-    chosen = _check_stages(stages, 4, "ResNet")
+    chosen = _checks.stages("stages", stages, 4, "ResNet")
     layers = [model.layer1, model.layer2, model.layer3, model.layer4]
     # Check every block before changing any, so that an error leaves the model untouched.
     for k, layer in enumerate(layers, start=1):
@@ -310,7 +289,7 @@ def _add_se_vgg(model: VGG, reduction: int, position: str, stages: object, se_kw
             "position='standard' (SE after each convolutional stage) applies"
         )
     found = _vgg_stages(model)
-    chosen = _check_stages(stages, len(found), f"VGG with {len(found)} stages")
+    chosen = _checks.stages("stages", stages, len(found), f"VGG with {len(found)} stages")
     for k in chosen:
         i, channels = found[k - 1]
         pool = model.features[i]

@@ -234,7 +234,10 @@ def test_sweep_smoke_writes_every_arm(tmp_path):
     assert res["arms"]["no_squeeze"]["flops"] > res["arms"]["se"]["flops"] > res["arms"]["plain"]["flops"]
     assert res["arms"]["se"]["se_elementwise_ops"] > 0 == res["arms"]["plain"]["se_elementwise_ops"]
     assert res["command"].startswith("python -m senet_lib.experiments sweep") and res["wall_time_s"] > 0
-    assert "reduction" in ablations.format_sweep(res) or "no_squeeze" in ablations.format_sweep(res)
+    table = ablations.format_sweep(res).splitlines()
+    assert table[0] == "no_squeeze (paper Table 16)" and len(table) == 4  # the study, then its 3 arms
+    d = res["arms"]["no_squeeze"]["minus_se_points"]
+    assert table[3].split()[0] == "no_squeeze" and f"vs SE {d['mean']:+.2f} ± {d['sem']:.2f}" in table[3]
 
 
 def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, monkeypatch):

@@ -12,21 +12,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from gate_models import random_images, small_se_resnet  # noqa: E402
 from senet_lib import figures as Fg  # noqa: E402
 from senet_lib.gates import record_feature_maps, record_gates, saturation_by_block, specificity_by_block  # noqa: E402
 
 NAMES = ["a", "b", "c", "d"]
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_se_resnet()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return random_images()
 
 
 @pytest.fixture(scope="module")

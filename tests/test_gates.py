@@ -12,16 +12,6 @@ from senet_lib.block import NoSqueezeSE
 from senet_lib.cifar_resnet import cifar_resnet
 
 
-@pytest.fixture(scope="module")
-def model():
-    return small_se_resnet()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return random_images()
-
-
 # ---- finding blocks -------------------------------------------------------------------------
 
 

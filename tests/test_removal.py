@@ -6,22 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from gate_models import random_images, small_se_resnet
 from senet_lib import SEBlock
 from senet_lib.cost import count_parameters
 from senet_lib.gates import record_gates, se_blocks
 from senet_lib.removal import ConstantGate, RemovalResult, removal_study, replace_se
 from senet_lib.train import accuracy, predict
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_se_resnet()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return random_images()
 
 
 def test_replace_se_returns_a_copy(model, images):
