@@ -21,12 +21,12 @@ import torch
 
 from .cifar_resnet import cifar_resnet
 from .cost import count_flops, count_parameters
-from .experiments import (FORMAT, Settings, _arch, _datasets, _pool, _train_one,
-                          _world_size, _write_json, paired_difference, summarize)
+from .experiments import (FORMAT, Settings, _arch, _datasets, _pool, _save_checkpoint, _train_one,
+                          _world_size, _write_json, checkpoint_name, paired_difference, summarize)
 from .records import environment
 from .train import pick_device
 
-__all__ = ["ARMS", "STUDIES", "sweep_arms", "arm_cost", "sweep", "resumable", "format_sweep"]
+__all__ = ["ARMS", "STUDIES", "PAPER_STUDIES", "sweep_arms", "arm_cost", "sweep", "resumable", "format_sweep"]
 
 
 #: Every arm of the sweep: its name and the knobs of :func:`senet_lib.cifar_resnet.cifar_resnet`
@@ -50,9 +50,17 @@ ARMS: dict[str, dict[str, Any]] = {
     "pos_post": {"se": True, "position": "post"},
     "pos_identity": {"se": True, "position": "identity"},
     "no_squeeze": {"se": True, "squeeze": False},
+    # chapter 10: SE's successors in SE's place (senet_lib.successors)
+    "eca": {"se": True, "block": "eca"},
+    "cbam": {"se": True, "block": "cbam"},
+    "ge": {"se": True, "block": "ge"},
+    "ge_learned": {"se": True, "block": "ge_learned"},
+    # chapter 7: one learned gate per channel that does not depend on the image, from the start
+    "scale": {"se": True, "block": "scale"},
 }
 
-#: Each study: the paper's table, and its arms (each study also holds ``plain`` and ``se``).
+#: Each study: the paper's table (``None`` for the two that are not the paper's), and its arms
+#: (each study also holds ``plain`` and ``se``).
 STUDIES: dict[str, dict[str, Any]] = {
     "reduction": {"paper_table": 10, "arms": ["r2", "r4", "r8", "se", "r32"]},
     "squeeze": {"paper_table": 11, "arms": ["se", "pool_max", "pool_avgmax"]},
@@ -60,33 +68,42 @@ STUDIES: dict[str, dict[str, Any]] = {
     "stages": {"paper_table": 13, "arms": ["stage1", "stage2", "stage3", "se"]},
     "integration": {"paper_table": 14, "arms": ["se", "pos_pre", "pos_post", "pos_identity"]},
     "no_squeeze": {"paper_table": 16, "arms": ["se", "no_squeeze"]},
+    # not the SE paper's: chapter 10's successors, and chapter 7's context controls
+    "beyond": {"paper_table": None, "arms": ["se", "eca", "cbam", "ge", "ge_learned"]},
+    # (chapter 6's experiment has the plain network with the same seeds: "plain": False skips it)
+    "context": {"paper_table": None, "arms": ["se", "scale"], "plain": False},
 }
+
+#: The studies of the SE paper (chapter 8), the command's default.
+PAPER_STUDIES: tuple[str, ...] = tuple(s for s, spec in STUDIES.items() if spec["paper_table"] is not None)
 
 
 def sweep_arms(studies: Sequence[str]) -> list[str]:
-    """The arms that ``studies`` need, plain and the default SE first, each once."""
+    """The arms that ``studies`` need, plain (unless every study says ``"plain": False``) and the
+    default SE first, each once."""
     unknown = [s for s in studies if s not in STUDIES]
     if unknown or not studies:
         raise ValueError(f"studies must name one or more of {list(STUDIES)}, got {list(studies)}")
-    arms = ["plain", "se"]
+    arms = ["plain", "se"] if any(STUDIES[s].get("plain", True) for s in studies) else ["se"]
     for study in studies:
         arms += [a for a in STUDIES[study]["arms"] if a not in arms]
     return arms
 
 
 def _se_elementwise_ops(model: torch.nn.Module, input_size: tuple[int, ...]) -> int:
-    """Operations of the SE blocks that FLOP counters miss: pooling and scaling read every
-    element once (``2 N C H W``); a block without squeeze only scales (``N C H W``)."""
-    from .block import SEBlock
-    from .gates import se_blocks
+    """Operations of the attention blocks that FLOP counters miss (pooling, stretching, scaling;
+    :func:`senet_lib.successors.elementwise_ops`), for every unit's ``se`` slot."""
+    from .successors import elementwise_ops
 
     total = 0
 
     def count(module, inputs):
         nonlocal total
-        total += inputs[0].numel() * (2 if isinstance(module, SEBlock) else 1)
+        total += elementwise_ops(module, inputs[0].shape)
 
-    handles = [b.register_forward_pre_hook(count) for b in se_blocks(model).values()]
+    handles = [m.se.register_forward_pre_hook(count) for m in model.modules()
+               if isinstance(getattr(m, "se", None), torch.nn.Module)
+               and not isinstance(m.se, torch.nn.Identity)]
     try:
         with torch.no_grad():
             model.eval()(torch.zeros(input_size))
@@ -105,12 +122,18 @@ def arm_cost(settings: Settings, arm: str, num_classes: int) -> dict[str, int]:
             "se_elementwise_ops": _se_elementwise_ops(model, size)}
 
 
-def _sweep_run(settings: Settings, arm: str, seed: int, threads: int | None) -> dict[str, Any]:
-    """Train one arm with one seed (top level, for worker processes); the run's entry."""
-    _, hist, _, _, wall = _train_one(settings, seed, dict(ARMS[arm]), f"{arm} seed {seed}",
-                                     False, threads)
-    return {"seed": seed, "final_test_acc": hist.test_acc[-1], "wall_time_s": wall,
-            "test_acc": hist.test_acc}
+def _sweep_run(settings: Settings, arm: str, seed: int, threads: int | None,
+               checkpoint_dir: str | None = None) -> dict[str, Any]:
+    """Train one arm with one seed (top level, for worker processes); the run's entry, with
+    ``"checkpoint"`` (its manifest entry) when the model of the first seed was saved."""
+    model, hist, arch, info, wall = _train_one(settings, seed, dict(ARMS[arm]), f"{arm} seed {seed}",
+                                               False, threads)
+    run = {"seed": seed, "final_test_acc": hist.test_acc[-1], "wall_time_s": wall,
+           "test_acc": hist.test_acc}
+    if checkpoint_dir is not None and seed == settings.seeds[0]:
+        run["checkpoint"] = _save_checkpoint(model, arm, arch, info, settings, seed, hist.test_acc[-1],
+                                             Path(checkpoint_dir), knobs=ARMS[arm])
+    return run
 
 
 def _finish_sweep(results: dict[str, Any]) -> None:
@@ -127,12 +150,16 @@ def _finish_sweep(results: dict[str, Any]) -> None:
 
 
 def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: int = 1,
-          progress: bool = True, resume: dict[str, Any] | None = None) -> dict[str, Any]:
+          progress: bool = True, resume: dict[str, Any] | None = None,
+          checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
     """Train every arm that ``studies`` need with every seed, writing ``out`` after each run.
 
     ``resume`` is a results dict an earlier, interrupted call wrote with the same settings and
     studies: its finished runs are kept and not trained again. Runs are ordered seed by seed
     (all arms with seed 0, then seed 1, ...) so that a partial file holds comparable arms.
+    With ``checkpoint_dir``, each arm's model trained with the first seed is saved there and
+    recorded under ``"checkpoints"`` (file, SHA-256, seed, accuracy), for
+    :func:`senet_lib.checkpoints.load_trained`.
     Returns the results dict (also in ``out``), with ``"complete": True``.
     """
     from tqdm.auto import tqdm
@@ -161,7 +188,14 @@ def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: 
     done = {(a, r["seed"]) for a, e in results["arms"].items() for r in e["runs"]}
     todo = [(a, seed) for seed in settings.seeds for a in arms if (a, seed) not in done]
 
+    ckpt = None if checkpoint_dir is None else str(checkpoint_dir)
+    if ckpt is not None and resume is None:
+        results["checkpoint_dir"] = ckpt
+
     def record(arm: str, run: dict[str, Any]) -> None:
+        saved = run.pop("checkpoint", None)
+        if saved is not None:
+            results.setdefault("checkpoints", {})[arm] = saved
         results["arms"][arm]["runs"].append(run)
         session["runs"] += 1
         session["wall_time_s"] = time.perf_counter() - t0
@@ -180,7 +214,7 @@ def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: 
                 while queue or pending:
                     while queue and len(pending) < jobs:
                         arm, seed = queue.pop(0)
-                        pending[pool.submit(_sweep_run, settings, arm, seed, 1)] = (arm, seed)
+                        pending[pool.submit(_sweep_run, settings, arm, seed, 1, ckpt)] = (arm, seed)
                     bar.set_description("sweep: " + ", ".join(f"{a} seed {s}" for a, s in pending.values()))
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for f in finished:
@@ -190,7 +224,7 @@ def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: 
         else:
             for arm, seed in todo:
                 bar.set_description(f"sweep: {arm} seed {seed}")
-                record(arm, _sweep_run(settings, arm, seed, None))
+                record(arm, _sweep_run(settings, arm, seed, None, ckpt))
                 bar.update()
     results["complete"] = True
     session["wall_time_s"] = time.perf_counter() - t0
@@ -204,6 +238,13 @@ def resumable(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | 
     """The interrupted sweep in ``--out`` to resume, ``None`` to start afresh; refuses to
     replace a finished file or one made with other settings unless ``--force``."""
     out = Path(args.out)
+    folder = getattr(args, "checkpoint_dir", None)
+    if folder is not None and not args.force and not out.exists():
+        existing = [str(p) for a in sweep_arms(args.studies)
+                    if (p := Path(folder) / checkpoint_name(settings.dataset, settings.depth, a)).exists()]
+        if existing:
+            raise SystemExit("refusing to overwrite " + ", ".join(existing) + ": choose another "
+                             "--checkpoint-dir, or add --force to replace them")
     if args.force or not out.exists():
         return None
     try:
@@ -236,8 +277,9 @@ def format_sweep(results: dict[str, Any]) -> str:
     difference to the default SE arm (mean ± s.e., points), parameters and FLOPs."""
     lines = []
     for study, spec in results["studies"].items():
-        lines.append(f"{study} (paper Table {spec['paper_table']})")
-        for arm in ["plain", *[a for a in spec["arms"]]]:
+        source = "not in the paper" if spec["paper_table"] is None else f"paper Table {spec['paper_table']}"
+        lines.append(f"{study} ({source})")
+        for arm in [a for a in ["plain", *spec["arms"]] if a in results["arms"]]:
             e = results["arms"][arm]
             acc = e.get("final_test_acc")
             if acc is None:

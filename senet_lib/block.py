@@ -14,7 +14,8 @@ zero-width layer.
 
 The knobs of the paper's ablations (Tables 11, 12, 16) are arguments: ``pool`` (how to
 squeeze, :data:`POOLS`), ``gate`` (the excitation's last non-linearity, :data:`GATES`), and
-:class:`NoSqueezeSE`, the variant without a squeeze.
+:class:`NoSqueezeSE`, the variant without a squeeze; :class:`ChannelScale`, a control with
+neither squeeze nor excitation (one learned gate per channel, the same for every image).
 
 There are no speed tricks here: plain tensor operations are as fast as timm's and
 torchvision's blocks and the classic sequence (``python -m senet_lib.bench block``).
@@ -30,7 +31,7 @@ from torch import nn
 
 from . import _checks
 
-__all__ = ["POOLS", "GATES", "SEBlock", "NoSqueezeSE", "Squeeze", "squeeze", "excite", "scale",
+__all__ = ["POOLS", "GATES", "SEBlock", "NoSqueezeSE", "ChannelScale", "Squeeze", "squeeze", "excite", "scale",
            "hidden_width"]
 
 #: How :func:`squeeze` summarises a channel: its mean (the paper), its maximum, the average
@@ -185,3 +186,34 @@ class NoSqueezeSE(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, reduction={self.reduction} (hidden={self.hidden})"
+
+
+class ChannelScale(nn.Module):
+    """A control for SE with no context at all: ``y_c = sigmoid(w_c) * x_c``, ``w`` learned.
+
+    One gate per channel, the same for every image: what an SE block would be if its gates did
+    not depend on the input. Starts at ``init`` for every channel (0.5, about where an SE
+    block's gates start). After a batch norm it could be folded into the norm's weights, so a
+    network with it can represent nothing a plain network cannot; it can only train differently.
+
+    Shapes: input ``(N, C, H, W)``, gates ``(N, C)`` (equal rows), output the input's shape.
+    """
+
+    def __init__(self, channels: int, *, init: float = 0.5) -> None:
+        super().__init__()
+        self.channels = _checks.positive_int("channels", channels)
+        if not isinstance(init, (int, float)) or isinstance(init, bool) or not 0 < init < 1:
+            raise ValueError(f"init must be a gate value strictly between 0 and 1, got {init!r}")
+        self.logit = nn.Parameter(torch.full((channels,), float(torch.logit(torch.tensor(float(init))))))
+        self.gate = nn.Sigmoid()
+
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W) -> (N, C)``: the same ``sigmoid(w)`` for every image."""
+        _checks.feature_map("x", x, self.channels)
+        return self.gate(self.logit).to(x.dtype).expand(x.shape[0], -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scale(x, self.gates(x))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}"

@@ -73,8 +73,9 @@ def load_checkpoint(path: str | Path, sha256: str, *, command: str = "(see the r
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         arch = payload["architecture"]
-        model = cifar_resnet(arch["depth"], arch["num_classes"], se=arch["se"],
-                             reduction=arch["reduction"], width=arch["width"])
+        knobs = arch.get("knobs", {"se": arch["se"]})  # files of format 1 record only "se"
+        model = cifar_resnet(arch["depth"], arch["num_classes"], reduction=arch["reduction"],
+                             width=arch["width"], **knobs)
         model.load_state_dict(payload["state_dict"])
     except Exception as e:  # hash matched but content unusable: say which file
         raise CheckpointError(
@@ -88,8 +89,11 @@ def load_checkpoint(path: str | Path, sha256: str, *, command: str = "(see the r
 def load_trained(kind: str = "se", results: str = DEFAULT_RESULTS) -> tuple[CifarResNet, dict[str, Any]]:
     """The shipped SE-ResNet (``kind="se"``) or its plain twin (``kind="plain"``), verified.
 
+    Other results files record other models: ``load_trained("eca", "beyond_photos.json")``
+    is chapter 10's ECA-ResNet (the sweep's arms, by name).
+
     Args:
-        kind: ``"se"`` or ``"plain"``.
+        kind: ``"se"`` or ``"plain"``, or an arm of a sweep that saved checkpoints.
         results: the results file (in ``senet_lib/results/``) that recorded the checkpoint.
 
     Returns:
@@ -98,19 +102,23 @@ def load_trained(kind: str = "se", results: str = DEFAULT_RESULTS) -> tuple[Cifa
         module docstring (class names, normalisation, architecture, seed, accuracy, data).
 
     Raises:
-        ValueError: ``kind`` is not ``"se"`` or ``"plain"``.
+        ValueError: the results file records no checkpoint called ``kind``.
         CheckpointError: the file is missing, its SHA-256 differs from the recorded one,
             or it cannot be loaded; the message names the file and what to do.
     """
     from .records import load_results
 
-    if kind not in ("se", "plain"):
-        raise ValueError(f"kind must be 'se' or 'plain', got {kind!r}")
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str such as 'se' or 'plain', got {type(kind).__name__}")
     res = load_results(results)
-    entry = res.get("checkpoints", {}).get(kind)
-    if entry is None:
-        raise CheckpointError(f"results file {results!r} records no {kind!r} checkpoint; "
+    recorded = res.get("checkpoints") or {}
+    if not recorded:
+        raise CheckpointError(f"results file {results!r} records no checkpoints; "
                               f"run its command with --checkpoint-dir: {res.get('command')}")
+    if kind not in recorded:
+        raise ValueError(f"kind must be one of the checkpoints {results!r} records, "
+                         f"{sorted(recorded)}, got {kind!r}")
+    entry = recorded[kind]
     ref = resources.files("senet_lib") / "checkpoints" / entry["file"]
     with resources.as_file(ref) as path:
         model, payload = load_checkpoint(path, entry["sha256"], command=res["command"])

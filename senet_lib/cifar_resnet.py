@@ -16,7 +16,9 @@ norm and before the addition of the shortcut::
 The knobs of the paper's ablations are arguments: ``reduction``, ``pool`` and ``gate`` go to
 every SE block; ``stages`` puts SE in some stages only (Table 13); ``position`` moves it
 within the unit (Table 14, :data:`POSITIONS`); ``squeeze=False`` swaps each SE block for
-:class:`~senet_lib.block.NoSqueezeSE` (Table 16).
+:class:`~senet_lib.block.NoSqueezeSE` (Table 16). ``block`` puts another attention block in
+SE's place (``"eca"``, ``"cbam"``, ``"ge"``, ... from :data:`senet_lib.successors.BLOCKS`,
+chapter 10); it still sits in the attribute ``se`` of each unit.
 
 Shortcuts that change the shape use a 1 x 1 convolution with stride 2 and a batch norm
 (option B of He et al.). All modules are named, so ``print(model)`` reads like the
@@ -31,6 +33,7 @@ from torch import nn
 
 from . import _checks
 from .block import NoSqueezeSE, SEBlock
+from .successors import BLOCKS, make_block
 
 __all__ = ["POSITIONS", "BasicBlock", "CifarResNet", "cifar_resnet"]
 
@@ -52,11 +55,13 @@ class BasicBlock(nn.Module):
         position: where the SE block sits, one of :data:`POSITIONS`.
         pool, gate: passed to :class:`~senet_lib.block.SEBlock`.
         squeeze: ``False`` uses :class:`~senet_lib.block.NoSqueezeSE` instead of ``SEBlock``.
+        block: which attention block, a key of :data:`senet_lib.successors.BLOCKS` (``"se"``).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
                  se: bool = False, reduction: int = 16, position: str = "standard",
-                 pool: str = "avg", gate: str = "sigmoid", squeeze: bool = True) -> None:
+                 pool: str = "avg", gate: str = "sigmoid", squeeze: bool = True,
+                 block: str = "se") -> None:
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}")
@@ -71,10 +76,12 @@ class BasicBlock(nn.Module):
         se_channels = in_channels if position == "pre" else out_channels
         if not se:
             self.se: nn.Module = nn.Identity()
-        elif _checks.boolean("squeeze", squeeze):
+        elif not _checks.boolean("squeeze", squeeze):
+            self.se = NoSqueezeSE(se_channels, reduction)
+        elif block == "se":
             self.se = SEBlock(se_channels, reduction, pool=pool, gate=gate)
         else:
-            self.se = NoSqueezeSE(se_channels, reduction)
+            self.se = make_block(block, se_channels, reduction)
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
@@ -110,7 +117,7 @@ class CifarResNet(nn.Module):
     def __init__(self, blocks_per_stage: int, num_classes: int = 10, *, se: bool = False,
                  reduction: int = 16, width: int = 16, pool: str = "avg", gate: str = "sigmoid",
                  stages: tuple[int, ...] | None = None, position: str = "standard",
-                 squeeze: bool = True) -> None:
+                 squeeze: bool = True, block: str = "se") -> None:
         super().__init__()
         n = _checks.positive_int("blocks_per_stage", blocks_per_stage)
         num_classes = _checks.positive_int("num_classes", num_classes)
@@ -121,6 +128,11 @@ class CifarResNet(nn.Module):
         self.se_stages = se_stages
         # a bad SE setting fails here, with the block's own message
         SEBlock(4, reduction, pool=pool, gate=gate)
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {tuple(BLOCKS)}, got {block!r}")
+        if block != "se" and (pool, gate, squeeze) != ("avg", "sigmoid", True):
+            raise ValueError(f"pool, gate and squeeze are SE's knobs; block={block!r} takes none of them "
+                             f"(got pool={pool!r}, gate={gate!r}, squeeze={squeeze!r})")
         self.se, self.reduction, self.width = se, reduction, width
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -134,7 +146,7 @@ class CifarResNet(nn.Module):
                 stride = 2 if (i > 0 and j == 0) else 1
                 blocks.append(BasicBlock(in_ch, out_ch, stride, se=se and i + 1 in se_stages,
                                          reduction=reduction, position=position, pool=pool,
-                                         gate=gate, squeeze=squeeze))
+                                         gate=gate, squeeze=squeeze, block=block))
                 in_ch = out_ch
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -171,7 +183,7 @@ def cifar_resnet(depth: int = 20, num_classes: int = 10, *, se: bool = False,
             ``16 // 16 = 1`` hidden unit, as in the paper's CIFAR models.
         width: channels of the first stage (16 in He et al.); stages use ``w, 2w, 4w``.
         **knobs: the ablation knobs of :class:`CifarResNet` (``pool``, ``gate``, ``stages``,
-            ``position``, ``squeeze``).
+            ``position``, ``squeeze``) and ``block``, the attention block to use in SE's place.
 
     Returns:
         A :class:`CifarResNet` mapping ``(N, 3, 32, 32)`` images to ``(N, num_classes)`` logits.

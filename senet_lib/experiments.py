@@ -368,15 +368,21 @@ def checkpoint_name(dataset: str, depth: int, kind: str) -> str:
     return f"{dataset}_resnet{depth}_{kind}.pt"
 
 
-def _save_checkpoint(model, kind, arch, info, settings, seed, test_acc, folder: Path) -> dict[str, Any]:
-    """Save ``model``'s weights and what is needed to use them; return the manifest entry."""
+def _save_checkpoint(model, kind, arch, info, settings, seed, test_acc, folder: Path,
+                     knobs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Save ``model``'s weights and what is needed to use them; return the manifest entry.
+
+    ``kind`` names the file; ``knobs`` are the :func:`~senet_lib.cifar_resnet.cifar_resnet`
+    arguments beyond ``arch`` that rebuild the model (default: ``se=(kind == "se")``).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     name = checkpoint_name(info["name"], arch["depth"], kind)
     path = folder / name
+    knobs = {"se": kind == "se"} if knobs is None else dict(knobs)
     payload = {
         "format": FORMAT,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "architecture": {**arch, "se": kind == "se"},
+        "architecture": {**arch, "se": bool(knobs.get("se")), "knobs": knobs},
         "class_names": list(info["classes"]),
         "mean": list(info["mean"]),
         "std": list(info["std"]),
@@ -475,13 +481,15 @@ def _parser() -> argparse.ArgumentParser:
                                    "results file is rewritten after every run; rerunning the same "
                                    "command resumes an interrupted sweep.")
     _training_options(w, epochs=10, depth=14, per_class=250, seeds=[0, 1, 2])
-    from .ablations import STUDIES
+    from .ablations import PAPER_STUDIES, STUDIES
 
-    w.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES),
-                   help="which studies (default: all)")
+    w.add_argument("--studies", nargs="+", default=list(PAPER_STUDIES), choices=list(STUDIES),
+                   help="which studies (default: the paper's, " + " ".join(PAPER_STUDIES) + ")")
+    w.add_argument("--checkpoint-dir", default=None,
+                   help="save each arm's model trained with the first seed here, recording its SHA-256")
     w.add_argument("--force", action="store_true",
-                   help="start over, replacing an existing results file (otherwise a finished "
-                        "file is refused and an interrupted one with the same settings resumed)")
+                   help="start over, replacing an existing results file and checkpoints (otherwise a "
+                        "finished file is refused and an interrupted one with the same settings resumed)")
     p.subcommands = {"compare": c, "sweep": w}
     return p
 
@@ -562,7 +570,8 @@ def _main(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             done = sum(len(e["runs"]) for e in resume["arms"].values())
             print(f"resuming {out}: {done} runs already there")
         results = sweep(settings, args.studies, out, jobs=args.jobs,
-                        progress=not args.no_progress and _rank() == 0, resume=resume)
+                        progress=not args.no_progress and _rank() == 0, resume=resume,
+                        checkpoint_dir=args.checkpoint_dir)
         if _rank() == 0:
             print(format_sweep(results))
             print(f"wall time {results['wall_time_s']:.0f} s; written to {out}")

@@ -3,6 +3,8 @@
 * :func:`add_se` puts an :class:`~senet_lib.block.SEBlock` into every residual block of a
   torchvision ResNet (``BasicBlock`` or ``Bottleneck``), at one of the five positions of the
   paper's integration study, or after every convolutional stage of a torchvision VGG.
+* :func:`add_attention` does the same with any block of :mod:`senet_lib.successors`
+  (``add_attention(model, "eca")``, ``"cbam"``, ``"ge"``, ...).
 * :func:`se_resnet50` is ``add_se(torchvision.models.resnet50(weights=None))``.
 * :func:`se_resnet50_from_timm` loads a timm ``seresnet50`` or ``legacy_seresnet50`` state
   dict into the library's SE-ResNet-50 (timm itself is not imported: pass its model or its
@@ -37,6 +39,7 @@ __all__ = [
     "SEBasicBlock",
     "SEBottleneck",
     "add_se",
+    "add_attention",
     "se_resnet50",
     "timm_to_senet_state_dict",
     "se_resnet50_from_timm",
@@ -60,7 +63,7 @@ class _SEResidual(nn.Module):
         super().__init__()
         self.position = position
 
-    def _add_layers(self, layers: list[tuple[str, nn.Module | None]], se: SEBlock, after: str) -> None:
+    def _add_layers(self, layers: list[tuple[str, nn.Module | None]], se: nn.Module, after: str) -> None:
         """Register ``layers`` in order with ``se`` after the layer named ``after`` (or first,
         for ``after=""``), so that ``print(block)`` lists them in the order data meets them."""
         if not after:
@@ -100,7 +103,7 @@ class SEBasicBlock(_SEResidual):
     Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H / stride, W / stride)``.
     """
 
-    def __init__(self, block: BasicBlock, se: SEBlock, position: str) -> None:
+    def __init__(self, block: BasicBlock, se: nn.Module, position: str) -> None:
         super().__init__(position)
         layers = [("conv1", block.conv1), ("bn1", block.bn1), ("relu", block.relu),
                   ("conv2", block.conv2), ("bn2", block.bn2), ("downsample", block.downsample)]
@@ -127,7 +130,7 @@ class SEBottleneck(_SEResidual):
     Shapes: input ``(N, C_in, H, W)``, output ``(N, 4 * width, H / stride, W / stride)``.
     """
 
-    def __init__(self, block: Bottleneck, se: SEBlock, position: str) -> None:
+    def __init__(self, block: Bottleneck, se: nn.Module, position: str) -> None:
         super().__init__(position)
         layers = [("conv1", block.conv1), ("bn1", block.bn1), ("conv2", block.conv2),
                   ("bn2", block.bn2), ("conv3", block.conv3), ("bn3", block.bn3),
@@ -213,30 +216,56 @@ def add_se(
         ValueError: unknown ``position`` or ``stages``, ``"3x3"`` with BasicBlocks, a
             position other than "standard" for a VGG, or a model that already has SE blocks.
     """
+    return add_attention(model, "se", reduction, position, stages, pool=pool, gate=gate,
+                         bias1=bias1, bias2=bias2)
+
+
+def add_attention(
+    model: nn.Module,
+    kind: str = "se",
+    reduction: int = 16,
+    position: str = "standard",
+    stages: Iterable[int] | None = None,
+    **options,
+) -> nn.Module:
+    """Insert attention blocks of one ``kind`` where :func:`add_se` inserts SE, **in place**.
+
+    ``kind`` is a key of :data:`senet_lib.successors.BLOCKS`: ``"se"``, ``"eca"``,
+    ``"cbam"``, ``"ge"`` (parameter-free gather-excite), ``"ge_learned"``, or the controls
+    ``"scale"`` and ``"constant"``. ``add_attention(model, "eca")`` gives an ECA-ResNet.
+    ``reduction``, ``position`` and ``stages`` mean what they mean for :func:`add_se`;
+    ``options`` go to each block's constructor (e.g. ``kernel_size=5`` for ECA, ``extent=8``
+    for gather-excite, ``pool="max"`` for SE) through :func:`senet_lib.successors.make_block`.
+    A block sits in the attribute ``se`` of its unit, whatever its kind.
+
+    Raises:
+        TypeError / ValueError: as :func:`add_se`; an unknown ``kind`` or a bad option fails
+            before the model changes.
+    """
+    from .successors import make_block
+
     reduction = _checks.positive_int("reduction", reduction)
     position = _check_position(position)
-    se_kwargs = dict(pool=pool, gate=gate, bias1=bias1, bias2=bias2)
-    SEBlock(1, reduction, **se_kwargs)  # bad SE settings fail here, before the model changes
+
+    def new_block(channels: int, like: nn.Module) -> nn.Module:
+        """A block for ``channels`` channels, on the device and dtype of ``like``'s parameters."""
+        ref = next(like.parameters())
+        return make_block(kind, channels, reduction, **options).to(device=ref.device, dtype=ref.dtype)
+
+    make_block(kind, 16, reduction, **options)  # bad settings fail here, before the model changes
     if isinstance(model, ResNet):
-        _add_se_resnet(model, reduction, position, stages, se_kwargs)
+        _add_se_resnet(model, new_block, position, stages)
     elif isinstance(model, VGG):
-        _add_se_vgg(model, reduction, position, stages, se_kwargs)
+        _add_se_vgg(model, new_block, position, stages)
     else:
         raise TypeError(
-            "add_se can modify torchvision ResNet (BasicBlock / Bottleneck) and VGG models, "
-            f"got model of type {type(model).__name__}"
+            "add_se / add_attention can modify torchvision ResNet (BasicBlock / Bottleneck) and VGG "
+            f"models, got model of type {type(model).__name__}"
         )
     return model
 
 
-def _new_se(channels: int, reduction: int, like: nn.Module, se_kwargs: dict) -> SEBlock:
-    """An SEBlock on the same device and dtype as the parameters of ``like``."""
-    ref = next(like.parameters())
-    return SEBlock(channels, reduction, **se_kwargs).to(device=ref.device, dtype=ref.dtype)
-
-
-def _add_se_resnet(model: ResNet, reduction: int, position: str, stages: object,
-                   se_kwargs: dict) -> None:
+def _add_se_resnet(model: ResNet, new_block, position: str, stages: object) -> None:
     chosen = _checks.stages("stages", stages, 4, "ResNet")
     layers = [model.layer1, model.layer2, model.layer3, model.layer4]
     # Check every block before changing any, so that an error leaves the model untouched.
@@ -244,7 +273,7 @@ def _add_se_resnet(model: ResNet, reduction: int, position: str, stages: object,
         for i, block in enumerate(layer):
             if isinstance(block, _SEResidual):
                 raise ValueError(
-                    f"model already has SE blocks (layer{k}.{i} is {type(block).__name__}); "
+                    f"model already has SE or attention blocks (layer{k}.{i} is {type(block).__name__}); "
                     "add_se works on a plain torchvision model"
                 )
             if not isinstance(block, (BasicBlock, Bottleneck)):
@@ -260,7 +289,7 @@ def _add_se_resnet(model: ResNet, reduction: int, position: str, stages: object,
     for k in chosen:
         layer = layers[k - 1]
         for i, block in enumerate(layer):
-            se = _new_se(_se_channels(block, position), reduction, block, se_kwargs)
+            se = new_block(_se_channels(block, position), block)
             cls = SEBottleneck if isinstance(block, Bottleneck) else SEBasicBlock
             new = cls(block, se, position)
             new.train(block.training)
@@ -275,14 +304,14 @@ def _vgg_stages(model: VGG) -> list[tuple[int, int]]:
             channels = m.out_channels
         elif isinstance(m, nn.MaxPool2d):
             out.append((i, channels))
-        elif isinstance(m, nn.Sequential) and any(isinstance(c, SEBlock) for c in m):
+        elif isinstance(m, nn.Sequential) and "se" in dict(m.named_children()):
             raise ValueError(
                 f"model already has SE blocks (features.{i}); add_se works on a plain torchvision model"
             )
     return out
 
 
-def _add_se_vgg(model: VGG, reduction: int, position: str, stages: object, se_kwargs: dict) -> None:
+def _add_se_vgg(model: VGG, new_block, position: str, stages: object) -> None:
     if position != "standard":
         raise ValueError(
             f"position={position!r} needs a residual unit; a VGG has none, so only "
@@ -293,7 +322,7 @@ def _add_se_vgg(model: VGG, reduction: int, position: str, stages: object, se_kw
     for k in chosen:
         i, channels = found[k - 1]
         pool = model.features[i]
-        se = _new_se(channels, reduction, model.features, se_kwargs)
+        se = new_block(channels, model.features)
         model.features[i] = nn.Sequential(OrderedDict(se=se, pool=pool))
 
 

@@ -281,3 +281,28 @@ def test_targets_are_read_from_results():
     results["imports"] = {"senet_lib_vs_torch": {"median": 1.05, "low": 1.0, "high": 1.1}}
     imports = bench.targets(results)[-1]
     assert imports["name"].startswith("import senet_lib") and imports["met"] and imports["decided"]
+
+
+def test_attention_bench_times_each_block_against_the_plain_network():
+    from senet_lib.bench.attention import bench_attention
+
+    res = bench_attention("resnet14_cifar", batch=2, rounds=2, warmup=0, kinds=("eca", "cbam"))
+    assert list(res["median_ms"]) == ["plain", "eca", "cbam"]
+    assert set(res["ratio"]) == {"eca", "cbam"}
+    for k in ("eca", "cbam"):
+        lo, hi = res["ratio_ci95"][k]
+        assert lo <= res["ratio"][k] <= hi
+        assert len(res["times_ms"][k]) == 2
+    assert res["params"]["eca"] - res["params"]["plain"] == 6 * 3  # ResNet-14: 6 blocks of k = 3 weights
+    assert res["flops"]["cbam"] > res["flops"]["plain"]
+
+
+def test_attention_bench_refuses_bad_input():
+    from senet_lib.bench.attention import bench_attention
+
+    with pytest.raises(ValueError, match="network must be one of"):
+        bench_attention("vgg", rounds=1)
+    with pytest.raises(ValueError, match="unknown blocks"):
+        bench_attention("resnet14_cifar", rounds=1, kinds=("sk",))
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        bench_attention("resnet14_cifar", rounds=1, batch=0)

@@ -246,11 +246,11 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
     real = ablations._sweep_run
     calls = []
 
-    def dies_after_four(settings, arm, seed, threads):
+    def dies_after_four(settings, arm, seed, threads, checkpoint_dir=None):
         if len(calls) == 4:
             raise KeyboardInterrupt  # the machine went away mid-sweep
         calls.append((arm, seed))
-        return real(settings, arm, seed, threads)
+        return real(settings, arm, seed, threads, checkpoint_dir)
 
     monkeypatch.setattr(ablations, "_sweep_run", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
@@ -286,8 +286,43 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
     assert not (tmp_path / "x.json").exists()
 
 
+def test_sweep_saves_each_arms_first_seed_and_load_trained_reads_it(tmp_path, monkeypatch):
+    out, folder = tmp_path / "b.json", tmp_path / "ck"
+    argv = SWEEP[:2] + ["context"] + SWEEP[3:] + ["--seeds", "0", "1", "--out", str(out),
+                                                 "--checkpoint-dir", str(folder)]
+    res = experiments.main(argv)
+    assert list(res["arms"]) == ["se", "scale"]  # the context study brings no plain arm
+    assert sorted(res["checkpoints"]) == ["scale", "se"]
+    assert sorted(p.name for p in folder.iterdir()) == ["photos_resnet8_scale.pt", "photos_resnet8_se.pt"]
+    entry = res["checkpoints"]["scale"]
+    assert entry["seed"] == 0 and entry["final_test_acc"] == res["arms"]["scale"]["runs"][0]["final_test_acc"]
+    table = ablations.format_sweep(res).splitlines()
+    assert table[0] == "context (not in the paper)" and [r.split()[0] for r in table[1:]] == ["se", "scale"]
+    # load_trained finds the file's checkpoints by arm name, rebuilt with the arm's knobs
+    import senet_lib.checkpoints as ck
+    from senet_lib.block import ChannelScale
+
+    monkeypatch.setattr(ck, "resources", type("R", (), {
+        "files": staticmethod(lambda _pkg: folder.parent / "pkg"),
+        "as_file": staticmethod(lambda ref: __import__("contextlib").nullcontext(ref))}))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "checkpoints").symlink_to(folder)
+    monkeypatch.setattr("senet_lib.records.load_results", lambda name: res)
+    model, meta = ck.load_trained("scale", "b.json")
+    assert isinstance(model.layer1[0].se, ChannelScale) and meta["architecture"]["knobs"] == {"se": True, "block": "scale"}
+    with pytest.raises(ValueError, match=r"\['scale', 'se'\]"):
+        ck.load_trained("eca", "b.json")
+    # a fresh sweep refuses to overwrite checkpoints that are there
+    out.unlink()
+    with pytest.raises(SystemExit, match="refusing to overwrite.*photos_resnet8_se.pt"):
+        experiments.main(argv)
+
+
 def test_sweep_arms_and_studies():
     assert ablations.sweep_arms(["reduction"]) == ["plain", "se", "r2", "r4", "r8", "r32"]
+    assert ablations.sweep_arms(["context"]) == ["se", "scale"]
+    assert ablations.sweep_arms(["context", "beyond"])[:2] == ["plain", "se"]
+    assert ablations.PAPER_STUDIES == ("reduction", "squeeze", "excitation", "stages", "integration", "no_squeeze")
     everything = ablations.sweep_arms(list(ablations.STUDIES))
     assert set(everything) == set(ablations.ARMS) and len(everything) == len(set(everything))
     with pytest.raises(ValueError, match="studies"):

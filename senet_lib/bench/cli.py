@@ -265,6 +265,14 @@ def format_results(results: dict) -> str:
             ci = res.get("ratio_ci95", {}).get(k)
             band = f"  (95 % interval {ci[0]:.3f} to {ci[1]:.3f})" if ci else ""
             out.append(f"  ratio {k:>17}: {v:.3f}{band}")
+    for res in results.get("attention", []):
+        out.append(f"\nAttention blocks in {res['network']}, batch {res['batch']}, {res['size']}x{res['size']}, "
+                   f"{res['rounds']} rounds; block / plain paired round by round")
+        out.append(f"  {'plain':>10}: {res['median_ms']['plain']:8.2f} ms  {res['params']['plain']:>10,} params")
+        for k, v in res["ratio"].items():
+            lo, hi = res["ratio_ci95"][k]
+            out.append(f"  {k:>10}: {res['median_ms'][k]:8.2f} ms  {res['params'][k]:>10,} params  "
+                       f"ratio {v:.3f} (95 % interval {lo:.3f} to {hi:.3f})")
     if "gates_in_network" in results:
         g = results["gates_in_network"]
         out.append(f"\nSE excitations of SE-ResNet-50 (batch 1), per forward pass: "
@@ -325,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--channels-last", action="store_true")
     im = sub.add_parser("imports", help="import senet_lib vs import torch, each in a fresh interpreter")
     im.add_argument("--rounds", type=int, default=15)
+    at = sub.add_parser("attention", help="chapter 10: a network with SE / ECA / CBAM / gather-excite "
+                                          "against the same network without a block")
+    at.add_argument("--rounds", type=int, default=30)
     sub.add_parser("traffic", help="the memory-traffic model of SE-ResNet-50's SE blocks (no timing)")
     f = sub.add_parser("full", help="everything, one JSON (the committed results file)")
     f.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
@@ -333,9 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="where to run (default cpu; the committed file is CPU's)")
         s.add_argument("--threads", type=int, default=None,
                        help="torch.set_num_threads (default: torch's own choice, usually one per core)")
-    for s in (b, pc, m, f):
+    for s in (b, pc, m, at, f):
         s.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (smoke run)")
-    for s in (b, pc, m, im, sub.choices["traffic"], f):
+    for s in (b, pc, m, im, at, sub.choices["traffic"], f):
         s.add_argument("--out", help="write the results as JSON here")
         s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
         s.add_argument("--os-allocator", action="store_true",
@@ -378,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
                            channels_last=args.channels_last, device=device)
         results = {"models": [res]}
         results["targets"] = targets(results)
+    elif args.what == "attention":
+        from .attention import NETWORKS, bench_attention
+
+        rounds = 3 if args.quick else args.rounds
+        results = {"attention": [bench_attention(net, rounds=rounds, batch=2 if args.quick else None)
+                                 for net in NETWORKS]}
     elif args.what == "imports":
         results = {"imports": bench_imports(rounds=args.rounds)}
         results["targets"] = targets(results)
