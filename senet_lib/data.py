@@ -77,7 +77,9 @@ class PatchData:
         gains: ``(N, 3)`` the colour-cast factor applied to each patch's R, G, B.
         boxes: ``(N, 3)`` int64 ``(top, left, side)`` of each patch in its resized photo,
             so anyone can check which pixels a patch came from.
-        mean, std: per-channel statistics to normalise with (of the *training* split).
+        mean, std: per-channel statistics of the training split drawn with the same arguments
+            (so a test split of another size carries other statistics than the model's:
+            see :meth:`dataset`).
     """
 
     images: torch.Tensor
@@ -93,9 +95,22 @@ class PatchData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def dataset(self) -> TensorDataset:
-        """A ``TensorDataset`` of ``(normalised image (3, s, s), label)`` pairs for training."""
-        return TensorDataset(normalize(self.images, self.mean, self.std), self.labels)
+    def dataset(self, mean: tuple[float, ...] | list[float] | None = None,
+                std: tuple[float, ...] | list[float] | None = None) -> TensorDataset:
+        """A ``TensorDataset`` of ``(normalised image (3, s, s), label)`` pairs.
+
+        ``mean`` and ``std`` default to this object's: the statistics of the training split
+        drawn with the *same* arguments. To evaluate a trained model, pass the statistics it
+        was trained with (a checkpoint's ``meta["mean"]``, ``meta["std"]``, or the training
+        ``PatchData``'s): ``photo_patches("test", 100)`` carries the statistics of a training
+        draw of 100 patches per photo, which differ from those of a model trained on 400.
+        """
+        if (mean is None) != (std is None):
+            raise ValueError("give both mean and std (the model's training statistics), or neither")
+        mean, std = (self.mean, self.std) if mean is None else (tuple(mean), tuple(std))
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean and std must hold 3 numbers each, std > 0; got {mean!r}, {std!r}")
+        return TensorDataset(normalize(self.images, mean, std), self.labels)
 
 
 def split_regions(width: int, train_fraction: float = TRAIN_FRACTION) -> dict[str, tuple[int, int]]:

@@ -143,3 +143,21 @@ def test_cifar10_loader_on_fixture(tmp_path, monkeypatch):
 def test_cifar10_missing_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True"):
         data.cifar10(tmp_path / "nowhere")
+
+
+def test_a_test_split_of_any_size_can_be_normalised_with_the_models_statistics():
+    """The bug of chapter 6: photo_patches("test", 100) carries the statistics of a training
+    draw of 100 patches, not of the 400 the model saw; .dataset(mean, std) takes the model's."""
+    from senet_lib.data import normalize
+
+    train = photo_patches("train", 40, seed=0)
+    test = photo_patches("test", 10, seed=0)
+    assert test.mean != train.mean  # what made the old evaluation see other statistics
+    x, y = test.dataset(train.mean, train.std).tensors
+    torch.testing.assert_close(x, normalize(test.images, train.mean, train.std))
+    assert torch.equal(y, test.labels)
+    assert not torch.allclose(test.dataset().tensors[0], x)
+    with pytest.raises(ValueError, match="both mean and std"):
+        test.dataset(train.mean)
+    with pytest.raises(ValueError, match="3 numbers"):
+        test.dataset((0.5, 0.5), (0.2, 0.2))
