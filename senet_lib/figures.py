@@ -2,7 +2,8 @@
 
 **Policy.** A chapter's figure is a call to a function here, unless drawing it is what the
 chapter teaches (then the chapter draws it in full, in the open). Every figure must be legible
-at the book's page width: no text smaller than 9 pt (:data:`MIN_FONT_SIZE`), a legend that
+at the book's page width: at most three panels in a row (:data:`MAX_PANELS_PER_ROW`), a figure
+no wider than :data:`COLUMN_WIDTH`, no text smaller than 9 pt (:data:`MIN_FONT_SIZE`), a legend that
 tells every series apart (colour *and* line style or marker, so it survives grey printing),
 every axis labelled, and an interval drawn wherever a spread was measured. Colour maps are
 grey-safe (``viridis``, ``cividis``, ``gray``).
@@ -11,11 +12,14 @@ Each function draws into the axes ``ax`` it is given (or a new figure's) and ret
 a chapter can arrange panels and add a title; :func:`plot_channel_maps` makes its own grid and
 returns the figure.
 
+* Images in a grid, at most three to a row, each with its title: :func:`plot_images`.
 * Gates of one SE block (``(N, C)``, from :func:`senet_lib.gates.record_gates`):
   :func:`plot_gate_heatmap`, :func:`plot_class_excitations` (the paper's Fig. 6),
-  :func:`plot_within_class` (Fig. 7).
+  :func:`plot_within_class` (Fig. 7); Fig. 6 for several blocks, one legend for all:
+  :func:`plot_class_excitations_grid`.
 * Feature maps entering and leaving a block, over the photo: :func:`plot_channel_maps`.
-* One number per block against depth: :func:`plot_specificity`, :func:`plot_saturation`.
+* One number per block against depth: :func:`plot_specificity`, :func:`plot_saturation`,
+  :func:`plot_class_distances`; every gate of every block: :func:`plot_gate_distribution`.
 * An ablation study of a sweep, each arm against the default SE arm, seed by seed:
   :func:`plot_ablation`.
 
@@ -34,12 +38,22 @@ import torch.nn.functional as F
 from . import _checks
 
 __all__ = [
-    "MIN_FONT_SIZE", "plot_gate_heatmap", "plot_class_excitations", "plot_within_class",
-    "plot_channel_maps", "plot_specificity", "plot_saturation", "plot_ablation",
+    "MIN_FONT_SIZE", "MAX_PANELS_PER_ROW", "COLUMN_WIDTH", "plot_images", "plot_gate_heatmap",
+    "plot_class_excitations", "plot_class_excitations_grid", "plot_within_class",
+    "plot_channel_maps", "plot_specificity", "plot_saturation", "plot_class_distances",
+    "plot_gate_distribution", "plot_ablation",
 ]
 
 #: The smallest font size (points) any figure of the book may use.
 MIN_FONT_SIZE: float = 9.0
+
+#: The most panels a figure puts side by side (more would shrink below legibility in the column).
+MAX_PANELS_PER_ROW: int = 3
+
+#: Width (inches) of a figure that fills the rendered text column (about 688 px) without being
+#: scaled down: notebooks draw inline figures at about 100 dpi, so a font size set here is the
+#: size read on the page.
+COLUMN_WIDTH: float = 6.8
 
 _STYLES = ("-", "--", ":", "-.")
 
@@ -83,6 +97,44 @@ def _chosen_classes(name: str, classes: Sequence[int] | None, present: torch.Ten
     if unnamed:
         raise ValueError(f"class_names has {len(class_names)} names, none for classes {unnamed}")
     return chosen
+
+
+def _grid(n: int, ncols: int) -> tuple[int, int]:
+    """``(rows, columns)`` for ``n`` panels, at most ``ncols`` (<= 3) to a row."""
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or not 1 <= ncols <= MAX_PANELS_PER_ROW:
+        raise ValueError(f"ncols must be an int from 1 to {MAX_PANELS_PER_ROW}, got {ncols!r}")
+    cols = min(ncols, n)
+    return -(-n // cols), cols
+
+
+def plot_images(images: torch.Tensor, titles: Sequence[str], *, ncols: int = 3,
+                panel_width: float = 1.8, title: str = ""):
+    """Images ``(N, 3, H, W)`` in ``[0, 1]`` in a grid, at most ``ncols`` (<= 3) to a row.
+
+    Each panel shows one image without ticks, titled with ``titles[i]``; ``panel_width`` is the
+    width of one panel in inches. Returns the figure (its first ``N`` axes are the panels,
+    in order; unused cells of the last row are hidden).
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be an (N, 3, H, W) tensor, got {getattr(images, 'shape', images)!r}")
+    if len(titles) != images.shape[0] or images.shape[0] == 0:
+        raise ValueError(f"titles has {len(titles)} entries for {images.shape[0]} images (one each, at least one)")
+    rows, cols = _grid(images.shape[0], ncols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_width * cols, (panel_width + 0.35) * rows),
+                             squeeze=False, layout="constrained")
+    flat = axes.ravel()
+    for ax, img, name in zip(flat, images, titles):
+        ax.imshow(img.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+        ax.set_title(name, fontsize=MIN_FONT_SIZE + 1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in flat[images.shape[0]:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 def plot_gate_heatmap(gates: torch.Tensor, ax=None, *, row_labels: Sequence[str] | None = None,
@@ -140,12 +192,69 @@ def plot_class_excitations(gates: torch.Tensor, labels: torch.Tensor, class_name
     ax.plot(x, gates.detach().double().mean(0)[ch].cpu().numpy(), color="black", lw=2.2,
             label="all images")
     ax.set_xlabel("channel index" if channels is None else "channel (in the order shown)")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel("mean excitation")
     ax.set_ylim(0, 1)
     if legend:
         ax.legend(loc="lower left", fontsize=MIN_FONT_SIZE)
     _title(ax, title)
     return ax
+
+
+def plot_class_excitations_grid(gates: Mapping[str, torch.Tensor], labels: torch.Tensor,
+                                class_names: Sequence[str], blocks: Sequence[str], *,
+                                classes: Sequence[int] | None = None, ncols: int = 3,
+                                panel_size: tuple[float, float] = (2.25, 2.2), title: str = ""):
+    """The paper's Fig. 6 for several blocks: :func:`plot_class_excitations`, one panel per block.
+
+    Args:
+        gates: ``{block name: (N, C)}`` (from :func:`senet_lib.gates.record_gates`).
+        labels, class_names, classes: as in :func:`plot_class_excitations`.
+        blocks: the blocks to draw, in order, one panel each (titled with the block's name).
+        ncols: panels per row, at most :data:`MAX_PANELS_PER_ROW`.
+        panel_size: ``(width, height)`` of one panel in inches; the default makes three panels
+            fill the text column.
+
+    The panels share the y-axis (mean excitation, 0 to 1). One legend names every series (each
+    class with its own colour *and* line style, the all-image mean black and thick), with long
+    line samples so that the styles can be told apart: in the first free cell of the grid, or
+    below the panels when the grid is full. Returns the figure; its first ``len(blocks)`` axes
+    are the panels.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(gates, Mapping):
+        raise TypeError(f"gates must be a {{block name: (N, C) gates}} mapping, got {type(gates).__name__}")
+    blocks = list(blocks)
+    unknown = [b for b in blocks if b not in gates]
+    if unknown or not blocks:
+        raise ValueError(f"blocks must be a non-empty list of names in gates; unknown: {unknown}, "
+                         f"known: {list(gates)}")
+    cols = _grid(len(blocks), ncols)[1]
+    spare = len(blocks) % cols != 0                     # a free cell for the legend
+    rows = -(-len(blocks) // cols)
+    w, h = panel_size
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows + (0 if spare else 0.7)),
+                             squeeze=False, sharey=True, layout="constrained")
+    flat = axes.ravel()
+    for i, (ax, name) in enumerate(zip(flat, blocks)):
+        plot_class_excitations(gates[name], labels, class_names, ax, classes=classes, title=name,
+                               legend=False)
+        if i % cols:
+            ax.set_ylabel("")
+    handles, texts = flat[0].get_legend_handles_labels()
+    style = dict(fontsize=MIN_FONT_SIZE + 1, handlelength=3.5, title="class")
+    if spare:
+        free = flat[len(blocks)]
+        free.axis("off")
+        free.legend(handles, texts, loc="center", **style)
+        for ax in flat[len(blocks) + 1:]:
+            ax.set_visible(False)
+    else:
+        fig.legend(handles, texts, loc="outside lower center", ncol=min(len(texts), 3), **style)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 def plot_within_class(gates: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
@@ -169,6 +278,7 @@ def plot_within_class(gates: torch.Tensor, labels: torch.Tensor, class_names: Se
                 label=f"{class_names[k]} (mean ± std)")
         ax.fill_between(x, m - s, m + s, color=colours[j], alpha=0.3, lw=0)
     ax.set_xlabel("channel index")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))   # channels are whole numbers
     ax.set_ylabel("excitation")
     ax.set_ylim(0, 1)
     if legend:
@@ -266,7 +376,7 @@ def plot_specificity(specificity: Mapping[str, float], chance: Mapping[str, floa
     _block_axis(ax, names)
     ax.set_ylabel("class-specificity")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left")
+    ax.legend(loc="best", fontsize=MIN_FONT_SIZE)   # where it hides the fewest points
     _title(ax, title)
     return ax
 
@@ -277,7 +387,8 @@ def plot_saturation(sat: Mapping[str, tuple[float, float]], ax=None, *, title: s
 
     ``sat`` maps block names (in depth order) to ``(frac_high, frac_low)`` from
     :func:`senet_lib.gates.saturation_by_block` (computed with the same ``high`` and ``low``,
-    which only label the bars here). Returns the axes.
+    which only label the bars here). When every fraction is below 1 % (no visible bar), the axes say so in words. Returns
+    the axes.
     """
     if not isinstance(sat, Mapping) or not sat:
         raise ValueError(f"sat must be a non-empty {{block name: (frac_high, frac_low)}} mapping, got {sat!r:.60}")
@@ -294,6 +405,11 @@ def plot_saturation(sat: Mapping[str, tuple[float, float]], ax=None, *, title: s
     ax.set_ylabel("fraction of gates")
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left")
+    largest = max(float(f) for v in sat.values() for f in v)
+    if largest < 0.01:   # no bar to see: say so in words, rather than show an empty plot
+        note = (f"no gate above {high} or below {low}\nin any block" if largest == 0 else
+                f"in every block, under 1 % of the gates\nare above {high} or below {low}")
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=MIN_FONT_SIZE + 1)
     _title(ax, title)
     return ax
 
@@ -387,5 +503,229 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
     if legend:  # below the axes, where it hides no point
         ax.legend(fontsize=MIN_FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3,
                   frameon=False)
+    _title(ax, title)
+    return ax
+
+
+def plot_class_distances(separation: Mapping, ax=None, *, title: str = ""):
+    """Between-class distance and within-class spread of each block's gates, against depth.
+
+    ``separation`` maps block names (in depth order) to the result of
+    :func:`senet_lib.gates.class_separation` (anything with ``between`` and ``within``, in gate
+    units per channel) or to a ``(between, within)`` pair. Their ratio is the class-specificity
+    of :func:`plot_specificity`; this plot shows the two sizes it hides. Returns the axes.
+    """
+    if not isinstance(separation, Mapping) or not separation:
+        raise ValueError(f"separation must be a non-empty {{block name: (between, within)}} mapping, "
+                         f"got {separation!r:.60}")
+    names = list(separation)
+
+    def pair(v) -> tuple[float, float]:
+        b, w = (v.between, v.within) if hasattr(v, "between") else tuple(v)
+        return float(b), float(w)
+
+    try:
+        values = [pair(separation[n]) for n in names]
+    except (TypeError, ValueError):
+        raise ValueError("separation[name] must have .between and .within, or be a (between, within) "
+                         "pair of numbers") from None
+    ax = _ax(ax)
+    x = np.arange(len(names))
+    ax.plot(x, [b for b, _ in values], "o-", color="black", label="between class means")
+    ax.plot(x, [w for _, w in values], "s--", color="0.5", label="within a class (RMS)")
+    _block_axis(ax, names)
+    ax.set_ylabel("distance per channel\n(gate units)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best", fontsize=MIN_FONT_SIZE)
+    _title(ax, title)
+    return ax
+
+
+def plot_gate_distribution(gates: Mapping[str, torch.Tensor], ax=None, *, title: str = "",
+                           high: float = 0.95, low: float = 0.05):
+    """Every recorded gate of each block (all images, all channels) as a box plot, against depth.
+
+    Boxes span the quartiles (thick black line: median), whiskers the 1st and 99th percentiles;
+    dashed lines mark ``low`` and ``high``, the saturation levels of :func:`plot_saturation`.
+    ``gates`` maps block names (in depth order) to ``(N, C)``. Returns the axes.
+    """
+    if not isinstance(gates, Mapping) or not gates:
+        raise ValueError(f"gates must be a non-empty {{block name: (N, C) gates}} mapping, got {gates!r:.60}")
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"low and high must satisfy 0 <= low < high <= 1, got low={low!r}, high={high!r}")
+    names = list(gates)
+    values = [_checks.gate_matrix(f"gates[{n!r}]", gates[n]).detach().flatten().cpu().numpy() for n in names]
+    ax = _ax(ax)
+    ax.boxplot(values, positions=np.arange(len(names)), whis=(1, 99), showfliers=False,
+               medianprops=dict(color="black", linewidth=2))
+    for level in (low, high):
+        ax.axhline(level, color="0.5", ls="--", lw=1)
+    _block_axis(ax, names)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("gate value")
+    _title(ax, title)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 10: SE's successors side by side
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["plot_gate_profiles", "plot_gate_maps", "plot_latency_ratios"]
+
+_PROFILE_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def plot_gate_profiles(profiles: Mapping[str, torch.Tensor], ax=None, *, title: str = ""):
+    """Per-channel gates of one image in several networks, each sorted from largest to smallest.
+
+    ``profiles`` maps a label (the network) to that network's ``(C,)`` gates for the image.
+    Channel ``c`` of one trained network has nothing to do with channel ``c`` of another, so
+    the gates are compared as sorted profiles: how many channels are let through, how many
+    dimmed, and how far apart. One line per network, each with its own colour, line style and
+    marker; x is the rank (0: the largest gate); y the gate, 0 to 1. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(profiles, Mapping) or not profiles:
+        raise ValueError(f"profiles must be a non-empty {{label: (C,) gates}} mapping, got {profiles!r:.60}")
+    bad = [k for k, g in profiles.items() if not isinstance(g, torch.Tensor) or g.dim() != 1 or g.numel() == 0]
+    if bad:
+        raise ValueError(f"profiles[label] must be a non-empty 1-D tensor of gates (C,); not so for {bad}")
+    ax = _ax(ax)
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(profiles)))
+    for i, (name, g) in enumerate(profiles.items()):
+        y = torch.sort(g.detach().double().cpu(), descending=True).values.numpy()
+        ax.plot(np.arange(len(y)), y, _STYLES[i % len(_STYLES)], marker=_PROFILE_MARKERS[i % len(_PROFILE_MARKERS)],
+                color=colours[i], markersize=4, lw=1.4, label=f"{name} (C = {len(y)})")
+    ax.set_xlabel("channel, ranked by its gate (0: largest)")
+    ax.set_ylabel("gate")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="best", fontsize=MIN_FONT_SIZE)
+    _title(ax, title)
+    return ax
+
+
+def plot_gate_maps(photo: torch.Tensor, maps: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[str], *,
+                   show_photo: bool = True, ncols: int = 3, panel_width: float = 1.9, alpha: float = 0.65,
+                   vmin: float | None = None, vmax: float | None = None, label: str = "gate",
+                   title: str = ""):
+    """Spatial gate maps laid over a photograph, on one colour scale, at most three to a row.
+
+    Args:
+        photo: ``(3, H, W)`` in ``[0, 1]``; shown in colour in the first panel (``show_photo``)
+            and in grey under every map.
+        panel_width: inches per panel (the figure is never wider than :data:`COLUMN_WIDTH`).
+        maps: ``M`` maps ``(h, w)`` (a list, or an ``(M, h, w)`` tensor); each is stretched to
+            ``H x W`` by repeating its values (nearest neighbour), so a map made of blocks, such as
+            gather-excite's, keeps its blocks.
+        titles: one per map.
+        vmin, vmax: the colour scale, the same for every map (default: the range of all maps).
+        label: the colour bar's label.
+
+    Returns the figure; its first axes are the panels in order (the photo first), then the
+    colour bar.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(photo, torch.Tensor) or photo.dim() != 3 or photo.shape[0] != 3:
+        raise ValueError(f"photo must be a (3, H, W) tensor, got {getattr(photo, 'shape', photo)!r}")
+    maps = list(maps)
+    bad = [i for i, m in enumerate(maps) if not isinstance(m, torch.Tensor) or m.dim() != 2]
+    if bad or not maps:
+        raise ValueError(f"maps must be a non-empty list of (h, w) tensors; not so for entries {bad}")
+    if len(titles) != len(maps):
+        raise ValueError(f"titles has {len(titles)} entries for {len(maps)} maps (one each)")
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    h, w = photo.shape[1:]
+    up = [F.interpolate(m.detach().float()[None, None], size=(h, w), mode="nearest")[0, 0].cpu().numpy()
+          for m in maps]
+    lo = float(min(u.min() for u in up)) if vmin is None else float(vmin)
+    hi = float(max(u.max() for u in up)) if vmax is None else float(vmax)
+    if not hi > lo:
+        hi = lo + 1e-6
+    n = len(maps) + bool(show_photo)
+    rows, cols = _grid(n, ncols)
+    fig, axes = plt.subplots(rows, cols, figsize=(min(COLUMN_WIDTH, panel_width * cols + 0.9),
+                                                  (panel_width + 0.3) * rows),
+                             squeeze=False, layout="constrained")
+    flat = list(axes.ravel())
+    grey = photo.detach().mean(0).cpu().numpy()
+    k = 0
+    if show_photo:
+        flat[0].imshow(photo.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+        flat[0].set_title("photograph", fontsize=MIN_FONT_SIZE + 1)
+        k = 1
+    im = None
+    for ax, u, name in zip(flat[k:], up, titles):
+        ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
+        im = ax.imshow(u, cmap="viridis", vmin=lo, vmax=hi, alpha=alpha, interpolation="nearest")
+        ax.set_title(name, fontsize=MIN_FONT_SIZE + 1)
+    for ax in flat[:n]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    fig.colorbar(im, ax=flat[:n], label=label, shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_latency_ratios(entries: Sequence[Mapping], ax=None, *, kinds: Sequence[str] | None = None,
+                        labels: Mapping[str, str] | None = None, title: str = ""):
+    """Latency of each network with an attention block over the same network without one.
+
+    Args:
+        entries: results of :func:`senet_lib.bench.attention.bench_attention` (the
+            ``"attention"`` list of ``python -m senet_lib.bench attention``), one per network:
+            ``network``, ``batch``, ``size``, ``ratio`` (``{kind: median ratio}``) and
+            ``ratio_ci95`` (``{kind: [low, high]}``).
+        kinds: the blocks to show, in order (default: the first entry's).
+        labels: a tick label per kind (default: the kind).
+
+    One column per block, one marker shape per network (the median ratio) with its 95 %
+    interval; the dotted line at 1 is the plain network. Intervals that reach beyond the axis
+    are cut at its edge and marked with an arrowhead. Returns the axes.
+    """
+    if isinstance(entries, Mapping) or not isinstance(entries, Sequence) or not entries:
+        raise ValueError("entries must be a non-empty list of bench_attention results (one per network)")
+    for e in entries:
+        if not isinstance(e, Mapping) or not {"network", "ratio", "ratio_ci95"} <= set(e):
+            raise ValueError("each entry needs 'network', 'ratio' and 'ratio_ci95' (bench_attention's result)")
+    kinds = list(entries[0]["ratio"]) if kinds is None else list(kinds)
+    missing = [(e["network"], k) for e in entries for k in kinds if k not in e["ratio"]]
+    if missing or not kinds:
+        raise ValueError(f"kinds must be blocks every entry measured; missing: {missing}")
+    labels = dict(labels or {})
+    ax = _ax(ax)
+    x = np.arange(len(kinds))
+    medians = [e["ratio"][k] for e in entries for k in kinds]
+    top = max(1.1, 1.35 * max(medians))
+    bottom = min(0.9, 0.9 * min(medians))
+    cut = False
+    for j, e in enumerate(entries):
+        off = 0.3 * (j - (len(entries) - 1) / 2) / max(1, len(entries) - 1)
+        for i, k in enumerate(kinds):
+            m = e["ratio"][k]
+            lo, hi = e["ratio_ci95"][k]
+            shown_lo, shown_hi = max(lo, bottom), min(hi, top)
+            name = f"{e['network']}" + (f", batch {e['batch']}" if "batch" in e else "")
+            ax.errorbar(i + off, m, yerr=[[m - shown_lo], [shown_hi - m]], fmt=_SEED_MARKERS[j % len(_SEED_MARKERS)],
+                        color=("black", "0.5", "#3b528b")[j % 3], markersize=7, capsize=4, elinewidth=1.4,
+                        label=name if i == 0 else None)
+            for end, edge, mark in ((hi, top, "^"), (lo, bottom, "v")):
+                if (end > edge) if mark == "^" else (end < edge):
+                    ax.plot(i + off, edge, mark, color="black", markersize=7, clip_on=False,
+                            label=None if cut else "interval goes on beyond the axis")
+                    cut = True
+    ax.axhline(1.0, color="black", ls=":", lw=1, label="plain network (1)")
+    ax.set_ylim(bottom, top)
+    ax.set_xticks(x, labels=[labels.get(k, k) for k in kinds], fontsize=MIN_FONT_SIZE + 1)
+    ax.set_xlim(-0.55, len(kinds) - 0.45)
+    ax.set_xlabel("block")
+    ax.set_ylabel("latency / plain network\n(median, 95 % interval)")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     _title(ax, title)
     return ax

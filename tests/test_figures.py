@@ -144,7 +144,187 @@ def test_saturation(gates):
     assert [t.get_text() for t in ax.get_xticklabels()] == list(gates)
     assert _legend_texts(ax) == ["gate > 0.95", "gate < 0.05"]
     assert _smallest_text(ax.figure) >= Fg.MIN_FONT_SIZE
+    assert not Fg.plot_saturation({"a": (0.2, 0.0)}).texts           # a bar to see: no note
+    none = Fg.plot_saturation({"a": (0.0, 0.0), "b": (0.0, 0.0)})
+    assert [t.get_text() for t in none.texts] == ["no gate above 0.95 or below 0.05\nin any block"]
+    few = Fg.plot_saturation({"a": (0.0, 0.001), "b": (0.0, 0.0)})
+    assert [t.get_text() for t in few.texts] == ["in every block, under 1 % of the gates\nare above 0.95 or below 0.05"]
     with pytest.raises(ValueError, match="non-empty"):
         Fg.plot_saturation({})
     with pytest.raises(ValueError, match="pair of fractions"):
         Fg.plot_saturation({"a": (1.5, 0.0)})
+
+
+def _panels_per_row(fig) -> int:
+    """The largest number of visible axes whose tops are level (one row of the grid)."""
+    fig.canvas.draw()
+    tops = [round(ax.get_position().y1, 3) for ax in fig.axes if ax.get_visible()]
+    return max(tops.count(t) for t in set(tops))
+
+
+def test_images(images):
+    photos = images[:5].sigmoid()
+    fig = Fg.plot_images(photos, ["p0", "p1", "p2", "p3", "p4"], title="t")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(fig.axes) == 6 and len(shown) == 5              # a 2 x 3 grid, the sixth cell hidden
+    assert [ax.get_title() for ax in shown] == ["p0", "p1", "p2", "p3", "p4"]
+    assert all(len(ax.images) == 1 and not ax.get_xticks().size for ax in shown)
+    assert shown[0].images[0].get_array().shape[:2] == tuple(photos.shape[2:])
+    assert _panels_per_row(fig) == 3 and fig._suptitle.get_text() == "t"
+    assert fig.get_figwidth() <= Fg.COLUMN_WIDTH
+    assert _smallest_text(fig) >= Fg.MIN_FONT_SIZE
+    assert len(Fg.plot_images(photos[:2], ["a", "b"]).axes) == 2    # one row of two, nothing hidden
+    with pytest.raises(ValueError, match="titles"):
+        Fg.plot_images(photos, ["a"])
+    with pytest.raises(ValueError, match="ncols"):
+        Fg.plot_images(photos, list("abcde"), ncols=4)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        Fg.plot_images(photos[0], ["a", "b", "c"])
+
+
+def test_class_excitations_grid(gates, labels):
+    gates = {f"{n}/{k}": g for k in range(2) for n, g in gates.items()}     # 6 "blocks"
+    blocks = list(gates)[:5]
+    fig = Fg.plot_class_excitations_grid(gates, labels, NAMES, blocks, classes=[0, 1, 3], title="t")
+    panels, legend_cell = fig.axes[:5], fig.axes[5]
+    assert [ax.get_title() for ax in panels] == blocks and _panels_per_row(fig) == 3
+    for ax, name in zip(panels, blocks):              # three classes and the all-image mean each
+        assert len(ax.lines) == 4 and ax.get_legend() is None
+        torch.testing.assert_close(torch.as_tensor(ax.lines[-1].get_ydata()), gates[name].double().mean(0))
+    assert [ax.get_ylabel() for ax in panels] == ["mean excitation", "", "", "mean excitation", ""]
+    # one legend, in the free sixth cell, names every series and tells them apart by style too
+    assert not legend_cell.axison and _legend_texts(legend_cell) == ["a", "b", "d", "all images"]
+    styles = {(line.get_linestyle(), line.get_linewidth()) for line in legend_cell.get_legend().get_lines()}
+    assert len(styles) == 4
+    assert fig.get_figwidth() <= Fg.COLUMN_WIDTH and _smallest_text(fig) >= Fg.MIN_FONT_SIZE
+    # a full grid has no free cell: the legend goes below the panels, on the figure
+    full = Fg.plot_class_excitations_grid(gates, labels, NAMES, blocks[:3])
+    assert len(full.axes) == 3 and len(full.legends) == 1
+    assert [t.get_text() for t in full.legends[0].get_texts()] == [*NAMES, "all images"]
+    with pytest.raises(ValueError, match="unknown"):
+        Fg.plot_class_excitations_grid(gates, labels, NAMES, ["nope"])
+    with pytest.raises(ValueError, match="ncols"):
+        Fg.plot_class_excitations_grid(gates, labels, NAMES, blocks, ncols=5)
+    with pytest.raises(TypeError, match="mapping"):
+        Fg.plot_class_excitations_grid(gates[blocks[0]], labels, NAMES, blocks)
+
+
+def test_class_distances(gates, labels):
+    from senet_lib.gates import class_separation
+
+    sep = {n: class_separation(g, labels) for n, g in gates.items()}
+    ax = Fg.plot_class_distances(sep, title="t")
+    assert len(ax.lines) == 2 and ax.get_title() == "t"
+    assert list(ax.lines[0].get_ydata()) == [s.between for s in sep.values()]
+    assert list(ax.lines[1].get_ydata()) == [s.within for s in sep.values()]
+    assert ax.lines[0].get_linestyle() != ax.lines[1].get_linestyle()
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(gates)
+    assert ax.get_xlabel() == "SE block (input side to output side)" and "gate units" in ax.get_ylabel()
+    assert _legend_texts(ax) == ["between class means", "within a class (RMS)"]
+    assert _smallest_text(ax.figure) >= Fg.MIN_FONT_SIZE
+    pairs = Fg.plot_class_distances({"x": (0.2, 0.1), "y": (0.3, 0.1)})   # plain pairs work too
+    assert list(pairs.lines[0].get_ydata()) == [0.2, 0.3]
+    with pytest.raises(ValueError, match="non-empty"):
+        Fg.plot_class_distances({})
+    with pytest.raises(ValueError, match="between"):
+        Fg.plot_class_distances({"x": 0.5})
+
+
+def test_gate_distribution(gates):
+    ax = Fg.plot_gate_distribution(gates, title="t", low=0.1, high=0.9)
+    medians = [line for line in ax.lines if line.get_linewidth() == 2]     # the medians are thicker
+    assert len(medians) == len(gates)                           # one box (median line) per block
+    for line, g in zip(medians, gates.values()):
+        assert line.get_ydata()[0] == pytest.approx(float(g.flatten().median()), abs=0.02)
+    levels = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")
+    assert levels == [0.1, 0.9]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(gates)
+    assert ax.get_ylabel() == "gate value" and ax.get_ylim() == (0, 1) and ax.get_title() == "t"
+    assert _smallest_text(ax.figure) >= Fg.MIN_FONT_SIZE
+    with pytest.raises(ValueError, match="low and high"):
+        Fg.plot_gate_distribution(gates, low=0.9, high=0.1)
+    with pytest.raises(ValueError, match="non-empty"):
+        Fg.plot_gate_distribution({})
+
+
+# --- chapter 10 ---------------------------------------------------------------------------------
+
+def test_gate_profiles():
+    g = {"SE": torch.tensor([0.2, 0.9, 0.5]), "ECA": torch.tensor([0.4, 0.6, 0.1, 0.3])}
+    ax = Fg.plot_gate_profiles(g, title="t")
+    assert len(ax.lines) == 2 and ax.get_title() == "t"
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.9, 0.5, 0.2])      # sorted, largest first
+    assert list(ax.lines[1].get_ydata()) == pytest.approx([0.6, 0.4, 0.3, 0.1])
+    assert list(ax.lines[1].get_xdata()) == [0, 1, 2, 3]
+    assert ax.get_ylim() == (0, 1) and "rank" in ax.get_xlabel() and ax.get_ylabel() == "gate"
+    assert _legend_texts(ax) == ["SE (C = 3)", "ECA (C = 4)"]
+    a, b = ax.lines
+    assert a.get_linestyle() != b.get_linestyle() and a.get_marker() != b.get_marker()   # grey-safe
+    assert _smallest_text(ax.figure) >= Fg.MIN_FONT_SIZE
+    with pytest.raises(ValueError, match="non-empty"):
+        Fg.plot_gate_profiles({})
+    with pytest.raises(ValueError, match="1-D"):
+        Fg.plot_gate_profiles({"SE": torch.ones(2, 3)})
+
+
+def test_gate_maps():
+    photo = torch.rand(3, 16, 24)
+    blocky = torch.tensor([[0.1, 0.9], [0.5, 0.3]])
+    fine = torch.full((16, 24), 0.4)
+    fig = Fg.plot_gate_maps(photo, [blocky, fine], ["ge", "cbam"], title="t")
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["photograph", "ge", "cbam"]
+    assert _panels_per_row(fig) <= Fg.MAX_PANELS_PER_ROW and fig.get_figwidth() <= Fg.COLUMN_WIDTH
+    assert len(panels[0].images) == 1 and panels[0].images[0].get_array().shape == (16, 24, 3)
+    # each map over the grey photo: stretched by repetition to the photo's size, one colour scale
+    under, over = panels[1].images
+    assert under.get_cmap().name == "gray" and over.get_cmap().name == "viridis"
+    arr = over.get_array()
+    assert arr.shape == (16, 24) and arr[0, 0] == pytest.approx(0.1) and arr[-1, -1] == pytest.approx(0.3)
+    assert arr[7, 11] == pytest.approx(0.1) and arr[8, 12] == pytest.approx(0.3)
+    assert over.get_clim() == pytest.approx((0.1, 0.9)) == panels[2].images[1].get_clim()
+    assert fig.axes[-1].get_ylabel() == "gate"                    # one colour bar, labelled
+    assert fig._suptitle.get_text() == "t" and _smallest_text(fig) >= Fg.MIN_FONT_SIZE
+    many = Fg.plot_gate_maps(photo, [fine] * 4, list("abcd"), show_photo=False, vmin=0, vmax=1, label="x")
+    assert _panels_per_row(many) == 3 and many.axes[-1].get_ylabel() == "x"
+    assert [ax.images[1].get_clim() for ax in many.axes[:4]] == [(0, 1)] * 4
+    with pytest.raises(ValueError, match="titles"):
+        Fg.plot_gate_maps(photo, [fine], ["a", "b"])
+    with pytest.raises(ValueError, match=r"\(h, w\)"):
+        Fg.plot_gate_maps(photo, [torch.ones(1, 2, 2)], ["a"])
+    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+        Fg.plot_gate_maps(photo[0], [fine], ["a"])
+
+
+def _bench_entry(network, ratios, cis, batch=1):
+    return {"network": network, "batch": batch, "ratio": ratios, "ratio_ci95": cis}
+
+
+def test_latency_ratios():
+    small = _bench_entry("small", {"se": 1.1, "eca": 1.05}, {"se": [1.0, 1.2], "eca": [0.95, 9.0]}, batch=32)
+    big = _bench_entry("big", {"se": 1.3, "eca": 1.2}, {"se": [1.25, 1.35], "eca": [1.1, 1.3]})
+    ax = Fg.plot_latency_ratios([small, big], labels={"se": "SE", "eca": "ECA"}, title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["SE", "ECA"]
+    # one marker per network and block, at the median ratio
+    points = [c for c in ax.containers]
+    assert len(points) == 4
+    ys = sorted(float(c.lines[0].get_ydata()[0]) for c in points)
+    assert ys == pytest.approx(sorted([1.1, 1.05, 1.3, 1.2]))
+    markers = {c.lines[0].get_marker() for c in points}
+    assert len(markers) == 2                                       # the networks differ by shape
+    bottom, top = ax.get_ylim()
+    assert bottom <= 0.9 and top == pytest.approx(1.35 * 1.3)    # eca's interval to 9 is cut ...
+    texts = _legend_texts(ax)
+    assert "interval goes on beyond the axis" in texts           # ... and marked
+    assert "small, batch 32" in texts and "big, batch 1" in texts and "plain network (1)" in texts
+    assert any(line.get_ydata()[0] == 1.0 and line.get_linestyle() == ":" for line in ax.lines)
+    assert ax.get_xlabel() == "block" and "latency" in ax.get_ylabel()
+    assert _smallest_text(ax.figure) >= Fg.MIN_FONT_SIZE
+    only = Fg.plot_latency_ratios([big], kinds=["eca"])
+    assert len(only.containers) == 1 and "interval goes on beyond the axis" not in _legend_texts(only)
+    with pytest.raises(ValueError, match="missing"):
+        Fg.plot_latency_ratios([small], kinds=["cbam"])
+    with pytest.raises(ValueError, match="non-empty list"):
+        Fg.plot_latency_ratios(small)
+    with pytest.raises(ValueError, match="ratio_ci95"):
+        Fg.plot_latency_ratios([{"network": "x", "ratio": {}}])
