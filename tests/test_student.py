@@ -265,3 +265,47 @@ def test_a_stub_that_does_not_raise_is_refused():
     leaky = code("def f():\n    return 42\n\ncheck_f(f)", metadata={"tags": ["exercise-stub"]})
     with pytest.raises(StudentEditionError, match="does not raise"):
         student_notebook(_nb(task, leaky), "t.ipynb")
+
+
+# --- hints: opened before trying, so they stay in the student edition
+
+HINT = re.compile(r"^```\{admonition\} Hint\n:class: dropdown\n", re.MULTILINE)
+
+
+def test_a_hint_between_exercise_and_stub_is_kept_and_a_hint_inside_a_solution_goes():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    task = md("```{exercise} A\n:label: ex-a\n\nDo it.\n```")
+    hint = md("```{admonition} Hint\n:class: dropdown\nLook at the shapes.\n```")
+    stub = code('def f():\n    raise NotImplementedError("Exercise: f")\n\ncheck_f(f)',
+                metadata={"tags": ["exercise-stub"]})
+    start = md("```{solution-start} ex-a\n:class: dropdown\n```")
+    inner_hint = md("```{admonition} Hint\n:class: dropdown\nThe answer is 42.\n```")
+    sol = code("answer = 42", metadata={"tags": ["solution"]})
+    end = md("```{solution-end}\n```")
+    out, report = student_notebook(_nb(task, hint, stub, start, inner_hint, sol, end), "t.ipynb")
+    assert ["".join(c["source"]) for c in out["cells"]] == [task.source, hint.source, stub.source]
+    assert report.removed_cells == 4
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_hint_of_the_book_reaches_the_student_edition(edition, path):
+    out, _, _ = edition
+    def hints(nb):
+        return [c.source for c in nb.cells if c.cell_type == "markdown" and HINT.search(c.source)]
+    teacher = nbformat.read(path, as_version=4)
+    student = nbformat.read(out / path.name, as_version=4)
+    assert hints(student) == hints(teacher)
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if re.match(r"0[1-5]_", p.name)], ids=lambda p: p.name)
+def test_chapters_1_to_5_have_a_hint_between_an_exercise_and_its_stub(path):
+    nb = nbformat.read(path, as_version=4)
+    placed = 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and HINT.search(cell.source):
+            before = next(c for c in reversed(nb.cells[:i]) if not HINT.search(c.source))
+            after = nb.cells[i + 1]
+            assert "{exercise}" in before.source and "exercise-stub" in _tags(after), \
+                f"{path.name} cell {i}: a hint belongs right after its exercise and before the stub"
+            placed += 1
+    assert placed >= 1, f"{path.name} has no hint for its exercises"

@@ -8,7 +8,9 @@ For each chapter notebook ``book/NN_name.ipynb`` it writes ``_build/student/NN_n
   (tagged ``solution``) and the ``{solution-end}`` cell, inclusive; also any other cell tagged
   ``solution`` and any single ``{solution}`` block;
 - the exercise stubs (cells tagged ``exercise-stub``, which raise
-  ``NotImplementedError("Exercise: ...")`` and then call their checker) left as they are;
+  ``NotImplementedError("Exercise: ...")`` and then call their checker) left as they are, and so
+  are the hints between an exercise and its stub (collapsed ``{admonition} Hint`` blocks, meant to
+  be opened before trying) and the predict-then-run questions (``prediction = None`` cells);
 - every output and execution count cleared;
 - everything else unchanged, in the same order.
 
