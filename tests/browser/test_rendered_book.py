@@ -6,8 +6,11 @@ Run by `make browser` (part of `make test`, after the strict build), not by `mak
 
 For each page it checks the title, that every image loaded, that every formula was typeset by
 MathJax without a TeX error, that no cell output shows a Python traceback or a failed check, the
-Colab launch link (notebook pages), that exercise solutions are collapsed until clicked, and it
-saves a full-page screenshot in `_build/screenshots/`.
+Colab launch link (notebook pages), that exercise solutions and hints are collapsed until clicked,
+that the layout fits the text column (no figure wider than the column or shrunk below
+MIN_FIGURE_SCALE of its own size; no cell output, table or literal block that scrolls sideways),
+and it saves a full-page screenshot and the layout measurements (`layout.json`) in
+`_build/screenshots/`.
 
 The pages are served from `_build/html` on 127.0.0.1; every request that leaves this machine is
 blocked, so the test never uses the network. MathJax comes with the book (`_static/mathjax`,
@@ -63,6 +66,13 @@ def markdown_of(path: Path) -> str:
         return path.read_text()
     nb = json.loads(path.read_text())
     return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def code_of(path: Path) -> str:
+    if path.suffix != ".ipynb":
+        return ""
+    nb = json.loads(path.read_text())
+    return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
 
 
 def expected_colab_link(page: str) -> str:
@@ -170,6 +180,152 @@ def math_problems(page) -> tuple[int, list[str]]:
     return n, page.evaluate(MATH_PROBLEMS)
 
 
+# --- layout: figures that fit the column, nothing that scrolls sideways
+
+#: The smallest rendered width of a figure, as a fraction of its own (natural) width. The page
+#: scales a figure wider than the text column (688 px at a 1280-px window) down to the column, and
+#: its text with it: matplotlib's 10-pt default text (at 100 dpi) becomes 10 * s * 100 / 96 pt at
+#: scale s, about 6 pt at 60 %, the least that can still be read at 100 % zoom. (The guide's 9 pt
+#: needs s >= 0.86 for 10-pt text, or bigger fonts in a wider figure; this floor only catches the
+#: figures that cannot be read at all.)
+MIN_FIGURE_SCALE = 0.60
+#: Scrolling of up to this many pixels is rounding, not a layout problem.
+SCROLL_SLACK_PX = 2
+
+# For the page's article (the text column): its content width, and for every visible image in it
+# the natural and rendered widths and whether it spills over the column; for every visible output
+# area, literal block (pre) and table in it whose content is wider than its box (scrollWidth >
+# clientWidth), what it is and by how much. Code *input* cells are measured separately: a long
+# line of code scrolls, which is normal for code and does not hide results.
+LAYOUT = r"""(slack) => {
+    const article = document.querySelector('article.bd-article') || document.querySelector('main article')
+        || document.querySelector('main');
+    const cs = getComputedStyle(article);
+    const box = article.getBoundingClientRect();
+    const left = box.left + parseFloat(cs.paddingLeft), right = box.right - parseFloat(cs.paddingRight);
+    const column = right - left;
+    const shown = (e) => e.getClientRects().length > 0 && e.getBoundingClientRect().width > 0
+        && getComputedStyle(e).visibility !== 'hidden';
+    const where = (e) => {
+        const section = e.closest('section[id]');
+        return section ? '#' + section.id : '';
+    };
+    const images = [...article.querySelectorAll('img')].filter(shown).map(img => {
+        const r = img.getBoundingClientRect();
+        return {src: (img.getAttribute('src') || '').split('/').pop().slice(0, 60), where: where(img),
+                natural: img.naturalWidth, rendered: Math.round(r.width * 10) / 10,
+                scale: img.naturalWidth ? Math.round(1000 * r.width / img.naturalWidth) / 1000 : null,
+                spills: Math.round(Math.max(0, r.right - right, left - r.left, r.width - column))};
+    });
+    const kind = (e) => e.closest('.cell_input') ? 'input' : e.closest('.cell_output') ? 'output'
+        : e.tagName === 'TABLE' || e.querySelector('table') ? 'table' : 'text';
+    const candidates = article.querySelectorAll(
+        'pre, table, .cell_output, .cell_output .output, .cell_output div, .table-wrapper, '
+        + '.pst-scrollable-table-container, div.highlight');
+    const scrolling = [...candidates].filter(shown)
+        .filter(e => e.clientWidth > 0 && e.scrollWidth - e.clientWidth > slack)
+        .map(e => ({kind: kind(e), tag: e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).trim().split(/\s+/).join('.') : ''),
+                    where: where(e), overflow: e.scrollWidth - e.clientWidth, width: e.clientWidth,
+                    text: e.textContent.trim().replace(/\s+/g, ' ').slice(0, 60)}));
+    return {column: Math.round(column), images, scrolling};
+}"""
+
+
+def measure_layout(page) -> dict:
+    """What :data:`LAYOUT` measures on the open page (wait for the images to load first)."""
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=30_000)
+    return page.evaluate(LAYOUT, SCROLL_SLACK_PX)
+
+
+def layout_problems(layout: dict, min_scale: float = MIN_FIGURE_SCALE) -> list[str]:
+    """Images wider than the column or shrunk below ``min_scale``; outputs, tables and literal
+    blocks that scroll sideways. Code input cells are not problems here (see :data:`LAYOUT`)."""
+    problems = []
+    for img in layout["images"]:
+        if img["spills"] > 1:
+            problems.append(f"image {img['src']} ({img['where']}) is {img['spills']} px wider than the "
+                            f"{layout['column']}-px column")
+        if img["scale"] is not None and img["scale"] < min_scale:
+            problems.append(f"image {img['src']} ({img['where']}) is shown at {img['scale']:.0%} of its "
+                            f"{img['natural']}-px width (below {min_scale:.0%}: its text shrinks illegibly)")
+    seen = set()
+    for el in layout["scrolling"]:
+        if el["kind"] == "input" or (el["where"], el["text"]) in seen:
+            continue  # a box nested in one already reported scrolls with it
+        seen.add((el["where"], el["text"]))
+        problems.append(f"{el['kind']} {el['tag']} ({el['where']}) scrolls sideways by {el['overflow']} px "
+                        f"in {el['width']} px: {el['text']!r}")
+    return problems
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_layout_fits_the_column(page_of, name):
+    page, _ = page_of(name)
+    layout = measure_layout(page)
+    assert layout["column"] > 300, f"no text column found: {layout['column']} px"
+    record = SHOTS / "layout.json"
+    measured = json.loads(record.read_text()) if record.exists() else {}
+    measured[name] = layout
+    record.write_text(json.dumps(measured, indent=1))
+    problems = layout_problems(layout)
+    assert not problems, f"{len(problems)} layout problem(s) at {layout['column']} px: " + "; ".join(problems)
+
+
+# A page with every kind of layout problem, and the same page without them: the measurement must
+# tell them apart (otherwise the layout test above could never fail).
+_SVG = "data:image/svg+xml," + "%3Csvg xmlns='http://www.w3.org/2000/svg' width='{w}' height='40'%3E%3C/svg%3E"
+SYNTHETIC_PAGE = """<!doctype html><html><head><style>
+  body {{ margin: 0; }} main {{ width: 700px; }}
+  article.bd-article {{ padding: 0 5px; }}
+  .cell_output, .table-wrapper {{ overflow-x: auto; }}
+  img.fit {{ max-width: 100%; }}
+</style></head><body><main><article class="bd-article">
+  <section id="figures">
+    <img id="good" class="fit" src="{good}">
+    {bad_images}
+  </section>
+  <section id="outputs">
+    <div class="cell docutils container"><div class="cell_input"><pre>{long_code}</pre></div>
+    <div class="cell_output"><pre>{output_text}</pre></div></div>
+    <div class="table-wrapper"><table><tr>{cells}</tr></table></div>
+  </section>
+</article></main></body></html>"""
+
+
+def synthetic_page(bad: bool) -> str:
+    bad_images = ('<img class="fit" src="{}"><img src="{}">'.format(_SVG.format(w=2000), _SVG.format(w=900))
+                  if bad else "")
+    return SYNTHETIC_PAGE.format(
+        good=_SVG.format(w=500), bad_images=bad_images,
+        long_code="x = " + "1 + " * 80 + "1",  # input code may scroll in either page
+        output_text=("a wide printed table " * 20) if bad else "a short output",
+        cells="".join(f"<td>column {k} of a wide table</td>" for k in range(30 if bad else 3)))
+
+
+def test_the_layout_check_sees_oversized_figures_and_scrolling(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.set_content(synthetic_page(bad=False))
+        good = measure_layout(page)
+        assert good["column"] == 690, good
+        assert layout_problems(good) == [], good
+        assert [i["scale"] for i in good["images"]] == [1.0]
+        assert [e["kind"] for e in good["scrolling"]] == ["input"]  # measured, but not a problem
+
+        page.set_content(synthetic_page(bad=True))
+        bad = measure_layout(page)
+        problems = layout_problems(bad)
+        shrunk = [p for p in problems if "shown at 34%" in p]      # 2000 px into 690 px
+        spills = [p for p in problems if "210 px wider than the 690-px column" in p]
+        output = [p for p in problems if p.startswith("output") and "scrolls sideways" in p]
+        table = [p for p in problems if p.startswith("table") and "scrolls sideways" in p]
+        assert len(shrunk) == 1 and len(spills) == 1 and len(output) == 1 and len(table) == 1, problems
+        assert len(problems) == 4, problems
+        assert layout_problems(bad, min_scale=0.3) == [p for p in problems if p not in shrunk]
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_as_a_reader_sees_it(page_of, name):
     src = source_of(name)
@@ -205,7 +361,13 @@ def test_page_as_a_reader_sees_it(page_of, name):
     bad = [o[:300] for o in outputs if TRACEBACK.search(o)]
     assert not bad, f"cell outputs with a traceback: {bad}"
     for check in page.eval_on_selector_all(".senet-check", "els => els.map(e => e.textContent)"):
-        assert "Passed" in check or "NotImplementedError: Exercise:" in check, f"a failed check: {check}"
+        assert "Passed" in check or "NotImplementedError: Exercise:" in check \
+            or check.startswith("\u270e No prediction yet"), f"a failed check: {check}"
+    # A predict-then-run question is built with the prediction left empty: pending, with the answer.
+    n_predictions = code_of(src).count("check_prediction(")
+    shown = page.eval_on_selector_all(".senet-prediction", "els => els.map(e => e.textContent)")
+    assert len(shown) == n_predictions, f"{len(shown)} prediction results shown, {n_predictions} in source"
+    assert all("no prediction yet; the answer is" in t for t in shown), shown
 
     # Colab: exactly one launch link, to this chapter's notebook on the main branch.
     colab = sorted(set(page.eval_on_selector_all(
@@ -233,6 +395,17 @@ def test_page_as_a_reader_sees_it(page_of, name):
         page.wait_for_timeout(500)
         assert "toggle-hidden" not in (solutions.first.get_attribute("class") or "")
         assert solutions.first.locator(".admonition-title ~ *").first.is_visible()
+
+    # Hints: collapsed until clicked, like the solutions.
+    n_hints = len(re.findall(r"\{admonition\} Hint\n:class: dropdown", md))
+    hints = page.locator("div.admonition.dropdown", has=page.locator(".admonition-title", has_text="Hint"))
+    assert hints.count() == n_hints, f"{hints.count()} hints rendered, {n_hints} in source"
+    for i in range(n_hints):
+        hint = hints.nth(i)
+        assert "toggle-hidden" in (hint.get_attribute("class") or ""), f"hint {i + 1} is not collapsed"
+        body = hint.locator(".admonition-title ~ *")
+        assert body.count() > 0 and not any(body.nth(k).is_visible() for k in range(body.count())), \
+            f"hint {i + 1} shows its content before it is opened"
 
     assert not [p for p in problems if not any(k in p for k in KNOWN_JS_ERRORS)], problems
 
