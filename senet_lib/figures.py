@@ -615,11 +615,14 @@ def plot_gate_maps(photo: torch.Tensor, maps: torch.Tensor | Sequence[torch.Tens
     Args:
         photo: ``(3, H, W)`` in ``[0, 1]``; shown in colour in the first panel (``show_photo``)
             and in grey under every map.
-        panel_width: inches per panel (the figure is never wider than :data:`COLUMN_WIDTH`).
         maps: ``M`` maps ``(h, w)`` (a list, or an ``(M, h, w)`` tensor); each is stretched to
             ``H x W`` by repeating its values (nearest neighbour), so a map made of blocks, such as
             gather-excite's, keeps its blocks.
         titles: one per map.
+        show_photo: put the photograph itself, in colour, in the first panel.
+        ncols: panels per row, at most :data:`MAX_PANELS_PER_ROW`.
+        panel_width: inches per panel (the figure is never wider than :data:`COLUMN_WIDTH`).
+        alpha: opacity of the maps over the grey photograph, in ``(0, 1]``.
         vmin, vmax: the colour scale, the same for every map (default: the range of all maps).
         label: the colour bar's label.
 

@@ -329,5 +329,5 @@ def test_add_attention_refuses_bad_input_and_leaves_the_model_untouched():
         add_attention(nn.Linear(3, 3), "eca")
     assert not any(hasattr(u, "se") for u in model.layer1)
     add_attention(model, "ge")
-    with pytest.raises(ValueError, match="already has SE blocks"):
+    with pytest.raises(ValueError, match="already has SE or attention blocks"):
         add_attention(model, "eca")
