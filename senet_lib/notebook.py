@@ -1,9 +1,11 @@
-"""What the first cell of every chapter calls: seed everything and report versions."""
+"""What chapters call that is not their lesson: the first cell's :func:`setup` (seed everything,
+report versions), and :func:`print_wrapped`, printed text that fits the rendered page."""
 
 from __future__ import annotations
 
 import platform
 import random
+import textwrap
 
 import numpy as np
 import torch
@@ -44,3 +46,20 @@ def setup(seed: int = 0, threads: int | None = None) -> dict[str, str]:
         "threads": str(torch.get_num_threads()),
         "seed": str(seed),
     }
+
+
+#: Characters of printed output that fit in the rendered book's text column (measured in
+#: Chromium: 688 px, 8.43 px per character of the output font, after 32 px of padding).
+PAGE_COLUMNS = 76
+
+
+def print_wrapped(obj: object, width: int = PAGE_COLUMNS) -> None:
+    """``print(obj)``, with every line longer than ``width`` continued below it, indented four
+    spaces deeper than the line it continues (so a module's printout keeps its tree shape).
+    Words are not split; a single word longer than ``width`` stays whole."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 20:
+        raise ValueError(f"width must be an int >= 20, got {width!r}")
+    for line in str(obj).splitlines() or [""]:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        print(textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False,
+                            break_on_hyphens=False, drop_whitespace=True) if line.strip() else line)

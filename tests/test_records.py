@@ -39,3 +39,23 @@ def test_every_shipped_results_file_loads_and_says_how_it_was_made():
 def test_load_results_rejects_what_is_not_a_shipped_file(name, err, text):
     with pytest.raises(err, match=text):
         records.load_results(name)
+
+
+def test_print_wrapped_keeps_lines_within_the_page(capsys):
+    import torch.nn as nn
+
+    from senet_lib.notebook import PAGE_COLUMNS, print_wrapped
+
+    layer = nn.Sequential(nn.BatchNorm2d(32), nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False))
+    print_wrapped(layer)
+    out = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in out) <= PAGE_COLUMNS < max(len(line) for line in str(layer).splitlines())
+    assert " ".join(" ".join(out).split()) == " ".join(str(layer).split())  # nothing lost
+    continued = [line for line in out if line.startswith("      ") and not line.strip().startswith("(")]
+    assert continued  # a continuation is indented deeper than the line it continues
+    print_wrapped("short", width=40)
+    assert capsys.readouterr().out == "short\n"
+    import pytest
+
+    with pytest.raises(ValueError, match="width must be an int >= 20"):
+        print_wrapped("x", width=5)
