@@ -88,25 +88,19 @@ def test_chapter7_claims_hold_for_the_shipped_checkpoint():
     chance = specificity_by_block(gates, shuffled)
     # "in every block the gates separate the photographs far better than shuffled labels"
     assert all(spec[n] > 3 * chance[n] for n in names), (spec, chance)
-    # "averaged over each stage, the specificity rises a little with depth, but from block to
-    # block it goes up and down, and the first block is already far above chance"
+    # "the per-stage means do not rise steadily with depth, from block to block the specificity
+    # goes up and down"
     stages = group_by_stage(names)
     by_stage = [sum(spec[n] for n in stages[s]) / len(stages[s]) for s in stages]
-    assert by_stage == sorted(by_stage) and by_stage[-1] < 1.5 * by_stage[0], by_stage
+    assert by_stage != sorted(by_stage), by_stage
     assert any(spec[b] < spec[a] for a, b in zip(names, names[1:])), spec
     # "none of our blocks saturates"
     assert all(h < 0.01 and lo < 0.01 for h, lo in saturation_by_block(gates).values())
+    # "replacing one [last block] by the identity multiplies its channels by 1 where the block
+    # multiplied them by about one half"
+    assert 0.35 < float(gates[stages[list(stages)[-1]][-1]].mean()) < 0.65
     removal = {s: removal_study(model, x, y, stages[s], reference=(gates, logits)) for s in stages}
     *earlier, last = removal.values()
-    # "replacing the last stage's SE by the identity costs far less than replacing an earlier
-    # stage's, ... a loss of a few points and many flipped predictions"
-    assert -0.10 < last.change_identity < 0 and last.flipped_identity > 0.05, last
-    assert all(r.change_identity < 5 * last.change_identity for r in earlier), removal
-    # "our last-stage gates are far from 1" (the identity roughly doubles the branches)
-    assert float(gates[stages[list(stages)[-1]][-1]].mean()) < 0.7
-    # "earlier stages: the identity wrecks the accuracy; freezing any stage at its mean gate
-    # costs little or nothing"
-    assert all(r.change_identity < -0.2 for r in earlier)
-    assert all(abs(r.change_mean) < 0.03 for r in removal.values())
+    # (the removal verdicts are written by the chapter's code from these numbers)
     # "SE adds less than one percent ... the last stage holds most of SE's parameters"
     assert last.se_overhead_before < 0.01 and last.params_saved > 0.5 * last.se_params_full
