@@ -306,7 +306,7 @@ def _vgg_stages(model: VGG) -> list[tuple[int, int]]:
             out.append((i, channels))
         elif isinstance(m, nn.Sequential) and "se" in dict(m.named_children()):
             raise ValueError(
-                f"model already has SE blocks (features.{i}); add_se works on a plain torchvision model"
+                f"model already has SE or attention blocks (features.{i}); add_se works on a plain torchvision model"
             )
     return out
 

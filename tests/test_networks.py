@@ -161,10 +161,10 @@ def test_add_se_errors_name_the_problem():
     with pytest.raises(TypeError, match="bias1 must be a bool"):
         add_se(torchvision.models.resnet18(), bias1=1)
     model = add_se(torchvision.models.resnet18())
-    with pytest.raises(ValueError, match="already has SE blocks"):
+    with pytest.raises(ValueError, match="already has SE or attention blocks"):
         add_se(model)
     add_se(vgg)
-    with pytest.raises(ValueError, match="already has SE blocks"):
+    with pytest.raises(ValueError, match="already has SE or attention blocks"):
         add_se(vgg)
 
 
