@@ -298,20 +298,20 @@ def test_sweep_saves_each_arms_first_seed_and_load_trained_reads_it(tmp_path, mo
     assert entry["seed"] == 0 and entry["final_test_acc"] == res["arms"]["scale"]["runs"][0]["final_test_acc"]
     table = ablations.format_sweep(res).splitlines()
     assert table[0] == "context (not in the paper)" and [r.split()[0] for r in table[1:]] == ["se", "scale"]
-    # load_trained finds the file's checkpoints by arm name, rebuilt with the arm's knobs
-    import senet_lib.checkpoints as ck
+    # the saved model is rebuilt with the arm's knobs
     from senet_lib.block import ChannelScale
+    from senet_lib.checkpoints import load_checkpoint, load_trained
 
-    monkeypatch.setattr(ck, "resources", type("R", (), {
-        "files": staticmethod(lambda _pkg: folder.parent / "pkg"),
-        "as_file": staticmethod(lambda ref: __import__("contextlib").nullcontext(ref))}))
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "checkpoints").symlink_to(folder)
-    monkeypatch.setattr("senet_lib.records.load_results", lambda name: res)
-    model, meta = ck.load_trained("scale", "b.json")
-    assert isinstance(model.layer1[0].se, ChannelScale) and meta["architecture"]["knobs"] == {"se": True, "block": "scale"}
-    with pytest.raises(ValueError, match=r"\['scale', 'se'\]"):
-        ck.load_trained("eca", "b.json")
+    model, payload = load_checkpoint(folder / entry["file"], entry["sha256"])
+    assert isinstance(model.layer1[0].se, ChannelScale)
+    assert payload["architecture"]["knobs"] == {"se": True, "block": "scale"}
+    # ... and load_trained finds a shipped sweep's checkpoints by arm name (chapter 10's file)
+    from senet_lib.successors import ECABlock
+
+    eca, meta = load_trained("eca", "beyond_photos.json")
+    assert isinstance(eca.layer2[1].se, ECABlock) and meta["seed"] == 0
+    with pytest.raises(ValueError, match="ge_learned"):
+        load_trained("sknet", "beyond_photos.json")  # the error lists the arms the file records
     # a fresh sweep refuses to overwrite checkpoints that are there
     out.unlink()
     with pytest.raises(SystemExit, match="refusing to overwrite.*photos_resnet8_se.pt"):
