@@ -149,9 +149,59 @@ def _finish_sweep(results: dict[str, Any]) -> None:
                                     else None)
 
 
+def reused_runs(settings: Settings, arms: Sequence[str], files: Sequence[str | Path]
+                ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Runs of ``arms`` already trained, with these settings, in the results ``files`` (a
+    ``compare`` file gives ``plain`` and ``se``; a ``sweep`` file any arm whose knobs are
+    :data:`ARMS`'), for the seeds of ``settings``: ``({arm: [run, ...]}, [file records])``.
+
+    Every run is seeded, so a run reused from a file is the run this sweep would train; reusing
+    makes a sweep's baseline arms *the same runs* as another experiment's (chapter 6's plain and
+    SE networks), not reruns.
+
+    Raises:
+        ValueError: a file made with other settings (seeds aside), or not a results file.
+    """
+    from .experiments import sha256_of
+
+    now = {k: v for k, v in settings.to_json().items() if k != "seeds"}
+    found: dict[str, list[dict[str, Any]]] = {}
+    records = []
+    for file in files:
+        path = Path(file)
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"reuse: {path} is not a results file we can read ({e})") from None
+        before = {k: v for k, v in old.get("settings", {}).items() if k != "seeds"}
+        if before != now:
+            diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            raise ValueError(f"reuse: {path} was made with other settings ({', '.join(diff)} differ)")
+        if old.get("experiment") == "compare":
+            entries = {k: old["models"][k]["runs"] for k in ("plain", "se")}
+        elif old.get("experiment") == "sweep":
+            entries = {a: e["runs"] for a, e in old["arms"].items() if ARMS.get(a) == e.get("knobs")}
+        else:
+            raise ValueError(f"reuse: {path} holds a {old.get('experiment')!r} experiment")
+        n = 0
+        for arm, runs in entries.items():
+            have = {r["seed"] for r in found.get(arm, [])}
+            for r in runs:
+                if arm in arms and r["seed"] in settings.seeds and r["seed"] not in have:
+                    acc = r["history"]["test_acc"] if "history" in r else r["test_acc"]
+                    found.setdefault(arm, []).append(
+                        {"seed": r["seed"], "final_test_acc": r["final_test_acc"],
+                         "wall_time_s": r["wall_time_s"], "test_acc": list(acc),
+                         "reused_from": path.name})
+                    n += 1
+        records.append({"file": path.name, "sha256": sha256_of(path), "runs": n})
+    return found, records
+
+
 def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: int = 1,
           progress: bool = True, resume: dict[str, Any] | None = None,
-          checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+          checkpoint_dir: str | Path | None = None,
+          reuse: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Train every arm that ``studies`` need with every seed, writing ``out`` after each run.
 
     ``resume`` is a results dict an earlier, interrupted call wrote with the same settings and
@@ -159,7 +209,8 @@ def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: 
     (all arms with seed 0, then seed 1, ...) so that a partial file holds comparable arms.
     With ``checkpoint_dir``, each arm's model trained with the first seed is saved there and
     recorded under ``"checkpoints"`` (file, SHA-256, seed, accuracy), for
-    :func:`senet_lib.checkpoints.load_trained`.
+    :func:`senet_lib.checkpoints.load_trained`. ``reuse`` names results files whose runs with
+    the same settings are taken instead of trained (:func:`reused_runs`; only when starting).
     Returns the results dict (also in ``out``), with ``"complete": True``.
     """
     from tqdm.auto import tqdm
@@ -179,6 +230,11 @@ def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: 
                      for a in arms},
             "sessions": [], "complete": False,
         }
+        if reuse:
+            found, results["reused"] = reused_runs(settings, arms, reuse)
+            for arm, runs in found.items():
+                results["arms"][arm]["runs"] += runs
+            _finish_sweep(results)
     else:
         results = resume
     session = {"started_utc": started, "command": settings.command, "jobs": jobs, "runs": 0,
@@ -203,6 +259,10 @@ def sweep(settings: Settings, studies: Sequence[str], out: str | Path, *, jobs: 
         _finish_sweep(results)
         _write_json(out, results)
 
+    if ckpt is not None and resume is None and reuse:
+        # a reused run's model is not trained here, so it is not saved here
+        trained_first = {a for a, seed in todo if seed == settings.seeds[0]}
+        results["checkpoints_not_saved"] = sorted(set(arms) - trained_first)
     with tqdm(total=len(arms) * len(settings.seeds), initial=len(done), disable=not progress,
               unit="run", desc="sweep") as bar:
         if jobs > 1:

@@ -487,6 +487,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="which studies (default: the paper's, " + " ".join(PAPER_STUDIES) + ")")
     w.add_argument("--checkpoint-dir", default=None,
                    help="save each arm's model trained with the first seed here, recording its SHA-256")
+    w.add_argument("--reuse", nargs="+", default=[], metavar="FILE",
+                   help="results files (compare or sweep) made with the same settings: their runs of "
+                        "this sweep's arms and seeds are taken, not trained again")
     w.add_argument("--force", action="store_true",
                    help="start over, replacing an existing results file and checkpoints (otherwise a "
                         "finished file is refused and an interrupted one with the same settings resumed)")
@@ -569,9 +572,14 @@ def _main(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         if resume is not None:
             done = sum(len(e["runs"]) for e in resume["arms"].values())
             print(f"resuming {out}: {done} runs already there")
-        results = sweep(settings, args.studies, out, jobs=args.jobs,
-                        progress=not args.no_progress and _rank() == 0, resume=resume,
-                        checkpoint_dir=args.checkpoint_dir)
+        try:
+            results = sweep(settings, args.studies, out, jobs=args.jobs,
+                            progress=not args.no_progress and _rank() == 0, resume=resume,
+                            checkpoint_dir=args.checkpoint_dir, reuse=args.reuse)
+        except ValueError as e:
+            if str(e).startswith("reuse:"):
+                raise SystemExit(f"bad --reuse: {e}") from None
+            raise
         if _rank() == 0:
             print(format_sweep(results))
             print(f"wall time {results['wall_time_s']:.0f} s; written to {out}")

@@ -353,3 +353,25 @@ def test_presets_set_defaults_and_options_win(tmp_path, monkeypatch):
     assert res["dataset"]["n_train"] == 16 and res["complete"]
     with pytest.raises(SystemExit):
         experiments.main(["compare", "--preset", "tpu", "--out", str(tmp_path / "n.json")])
+
+
+def test_sweep_reuses_the_runs_of_a_compare_file_instead_of_training_them(tmp_path, monkeypatch):
+    base = SWEEP[3:] + ["--seeds", "0", "1"]  # the settings, without "sweep --studies ..."
+    cmp_out = tmp_path / "c.json"
+    experiments.main(["compare", *base, "--out", str(cmp_out)])
+    trained = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(tmp_path / "t.json")])
+    real = ablations._sweep_run
+    calls = []
+    monkeypatch.setattr(ablations, "_sweep_run", lambda *a, **k: calls.append(a[1:3]) or real(*a, **k))
+    out = tmp_path / "r.json"
+    res = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(out), "--reuse", str(cmp_out)])
+    assert calls == [("no_squeeze", 0), ("no_squeeze", 1)]  # plain and SE came from the file
+    assert res["reused"][0]["file"] == "c.json" and res["reused"][0]["runs"] == 4
+    for arm in ("plain", "se", "no_squeeze"):  # every run is seeded: reused = trained
+        assert ([r["test_acc"] for r in res["arms"][arm]["runs"]]
+                == [r["test_acc"] for r in trained["arms"][arm]["runs"]])
+    assert {r.get("reused_from") for r in res["arms"]["se"]["runs"]} == {"c.json"}
+    assert res["arms"]["no_squeeze"]["minus_se_points"] == trained["arms"]["no_squeeze"]["minus_se_points"]
+    with pytest.raises(SystemExit, match="other settings.*epochs"):
+        experiments.main(SWEEP + ["--seeds", "0", "1", "--epochs", "2", "--out", str(tmp_path / "x.json"),
+                                  "--reuse", str(cmp_out)])
