@@ -3,8 +3,10 @@
 #   make test   unit tests; every notebook executed once, Colab-like; a strict book build; its
 #               internal links checked; the rendered pages checked in headless Chromium
 #               (screenshots in _build/screenshots)
-# and, for instructors:
-#   make student   the student edition (solutions removed) in _build/student
+# and, for authors and instructors:
+#   make learner   the learner's edition that Colab opens (learner/: solutions removed, Markdown
+#                  Colab renders) and the answer key page (book/answer_key.md), from book/
+#   make student   the same learner's edition, also copied to _build/student to hand out
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
@@ -16,7 +18,7 @@ STAMP  := $(VENV)/.installed
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: book test unit notebooks strict-book links browser student clean
+.PHONY: book test unit notebooks learner-notebooks strict-book links browser learner student clean
 
 # (Re)install when requirements.txt or pyproject.toml is newer than the last install.
 $(STAMP): requirements.txt pyproject.toml
@@ -29,7 +31,7 @@ book: $(STAMP)
 	$(JB) build . --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: unit notebooks strict-book links browser
+test: unit notebooks learner-notebooks strict-book links browser
 
 unit: $(STAMP)
 	$(PY) -m pytest tests --ignore=tests/browser
@@ -42,6 +44,12 @@ notebooks: $(STAMP)
 	sed -i 's/^\(  *execute_notebooks:\).*/\1 "off"/' $(STAGE)/_config.yml
 	grep -q 'execute_notebooks: "off"' $(STAGE)/_config.yml
 	SENET_STRICT_CHECKS=1 $(PY) tools/run_notebooks.py --book book --into $(STAGE)/book \
+	    -- --nbmake-timeout=600 --durations=0
+
+# The learner's edition, as Colab opens it, executed top to bottom the same way (stubs pending).
+learner-notebooks: $(STAMP)
+	rm -rf _build/learner-executed
+	SENET_STRICT_CHECKS=1 $(PY) tools/run_notebooks.py --book learner/book --into _build/learner-executed \
 	    -- --nbmake-timeout=600 --durations=0
 
 strict-book: $(STAMP)
@@ -59,8 +67,11 @@ browser: $(STAMP)
 	$(PY) -m pytest tests/browser
 	@echo "Screenshots of every page are in _build/screenshots/"
 
-student: $(STAMP)
-	$(PY) tools/student.py book -o _build/student --force
+learner: $(STAMP)
+	$(PY) tools/learner.py
+
+student: learner
+	rm -rf _build/student && mkdir -p _build && cp -r learner/book _build/student
 
 clean:
 	rm -rf _build $(STAGE)

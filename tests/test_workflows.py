@@ -249,14 +249,13 @@ def test_repository_settings_agree_with_the_workflows_and_the_readme():
     assert cfg["repository"]["url"] == REPOSITORY
     assert cfg["repository"]["branch"] == "main"
     # Colab links are {colab_url}/github/<owner>/<repo>/blob/<branch>/<path_to_book>/<page>.ipynb:
-    # the notebooks sit at book/ from the repository's root.
-    assert cfg["repository"].get("path_to_book", "") in ("", ".")
+    # they open the learner's edition, learner/book/NN.ipynb (tools/learner.py), committed on main.
+    assert cfg["repository"]["path_to_book"] == "learner"
     assert cfg["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert not {"binderhub_url", "jupyterhub_url"} & set(cfg["launch_buttons"]), (
         "a Binder/JupyterHub button needs a server set up for this repository")
-    baseurl = (cfg.get("html") or {}).get("baseurl")
-    if baseurl:   # canonical links: where the Pages workflow publishes the book
-        assert baseurl == PAGES_URL
+    # canonical links, and the learner's edition's links: where the Pages workflow publishes it
+    assert cfg["html"]["baseurl"] == PAGES_URL
 
     for doc in ("README.md", "CONTRIBUTING.md"):   # the install line; the setup cell's template
         text = (ROOT / doc).read_text()

@@ -78,7 +78,17 @@ def code_of(path: Path) -> str:
 def expected_colab_link(page: str) -> str:
     org_repo = urlparse(CONFIG["repository"]["url"]).path.strip("/").removesuffix(".git")
     colab = CONFIG["launch_buttons"]["colab_url"].rstrip("/")
-    return f"{colab}/github/{org_repo}/blob/{CONFIG['repository']['branch']}/{page}.ipynb"
+    # the learner's edition (tools/learner.py), not the teacher's notebook in book/
+    folder = CONFIG["repository"]["path_to_book"].strip("/")
+    return f"{colab}/github/{org_repo}/blob/{CONFIG['repository']['branch']}/{folder}/{page}.ipynb"
+
+
+def chapter_numbers() -> dict[str, int]:
+    """The number the book shows for each page of a ``numbered: true`` part of ``_toc.yml``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbered = [c["file"] for part in toc.get("parts", []) if part.get("numbered")
+                for c in part.get("chapters", [])]
+    return {page: i for i, page in enumerate(numbered, 1)}
 
 
 def _unavailable(reason: str):
@@ -346,7 +356,16 @@ def test_page_as_a_reader_sees_it(page_of, name):
     heading = re.search(r"^# (.+)$", md, re.M)
     assert heading, f"{src.name} has no '# Title' heading"
     h1 = page.locator("main h1, article h1").first.inner_text().strip().rstrip("#").strip()
-    assert h1 == heading.group(1).strip().replace("`", ""), (h1, heading.group(1))
+    number = chapter_numbers().get(name)
+    title = heading.group(1).strip().replace("`", "")
+    assert h1 == (title if number is None else f"{number}. {title}"), (h1, heading.group(1))
+    # Exercises are numbered per chapter (6.1, 6.2, ...), in the order of the source.
+    n_exercises = len(re.findall(r"\{exercise\}", md))
+    shown = page.eval_on_selector_all("div.exercise .admonition-title",
+                                      "els => els.map(e => e.textContent.trim())")
+    assert len(shown) == n_exercises, (len(shown), n_exercises)
+    for k, text in enumerate(shown, 1):
+        assert text.startswith(f"Exercise {number}.{k} "), (k, text)
     assert page.title() == f"{h1} — {CONFIG['title']}", page.title()
 
     # Every image, figures and logos alike, loaded.
@@ -375,6 +394,8 @@ def test_page_as_a_reader_sees_it(page_of, name):
         "a[href*='colab.research.google.com']", "els => els.map(e => e.href)")))
     if src.suffix == ".ipynb":
         assert colab == [expected_colab_link(name)], colab
+        target = ROOT / CONFIG["repository"]["path_to_book"] / f"{name}.ipynb"
+        assert target.is_file(), f"the Colab link opens {target}, which `make learner` did not write"
     else:
         assert colab == [], f"a markdown page has Colab links: {colab}"
 
