@@ -12,6 +12,7 @@ Each function draws into the axes ``ax`` it is given (or a new figure's) and ret
 a chapter can arrange panels and add a title; :func:`plot_channel_maps` makes its own grid and
 returns the figure.
 
+* The SE block itself, labelled with an example's shapes (the paper's Fig. 1): :func:`plot_se_block`.
 * Images in a grid, at most three to a row, each with its title: :func:`plot_images`.
 * Gates of one SE block (``(N, C)``, from :func:`senet_lib.gates.record_gates`):
   :func:`plot_gate_heatmap`, :func:`plot_class_excitations` (the paper's Fig. 6),
@@ -732,3 +733,144 @@ def plot_latency_ratios(entries: Sequence[Mapping], ax=None, *, kinds: Sequence[
     ax.legend(fontsize=MIN_FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     _title(ax, title)
     return ax
+# ---------------------------------------------------------------------------------------------
+# Chapter 1: the SE block itself (the paper's Fig. 1)
+# ---------------------------------------------------------------------------------------------
+
+__all__ += ["plot_se_block"]
+
+#: Direction (cosine, sine) in which :func:`plot_se_block` draws the channel axis: up and to the right.
+_DEPTH = (0.5, 0.8660254037844386)
+
+
+def _slab_faces(x: float, y: float, w: float, h: float, d0: float, d1: float) -> list[list[tuple[float, float]]]:
+    """Top and right faces of the part ``[d0, d1]`` of a box's depth, for a box with front face
+    ``(x, y, w, h)`` (inches) and depth drawn along :data:`_DEPTH`."""
+    cx, cy = _DEPTH
+    a0, b0, a1, b1 = d0 * cx, d0 * cy, d1 * cx, d1 * cy
+    top = [(x + a0, y + h + b0), (x + w + a0, y + h + b0), (x + w + a1, y + h + b1), (x + a1, y + h + b1)]
+    side = [(x + w + a0, y + b0), (x + w + a1, y + b1), (x + w + a1, y + h + b1), (x + w + a0, y + h + b0)]
+    return [top, side]
+
+
+def _channel_box(ax, x: float, y: float, w: float, h: float, depth: float, colours) -> None:
+    """A box with front face ``(x, y, w, h)`` and ``len(colours)`` channels along its depth, each
+    slab coloured with its colour; channel 0 at the front, whose face shows its colour too."""
+    from matplotlib.patches import Polygon, Rectangle
+
+    n = len(colours)
+    for c in range(n - 1, -1, -1):                  # back to front, so the front slabs cover the rest
+        for face in _slab_faces(x, y, w, h, depth * c / n, depth * (c + 1) / n):
+            ax.add_patch(Polygon(face, closed=True, facecolor=colours[c], edgecolor="black",
+                                 linewidth=0.25 if n > 1 else 0.6))
+    ax.add_patch(Rectangle((x, y), w, h, facecolor=colours[0], edgecolor="black", linewidth=0.8))
+    cx, cy = _DEPTH                                  # the box's outline, drawn once over the slabs
+    outline = [(x, y + h), (x + depth * cx, y + h + depth * cy), (x + w + depth * cx, y + h + depth * cy),
+               (x + w + depth * cx, y + depth * cy), (x + w, y)]
+    ax.add_patch(Polygon(outline, closed=False, fill=False, edgecolor="black", linewidth=0.8))
+
+
+def plot_se_block(channels: int, height: int, width: int, reduction: int = 16, *,
+                  gates: torch.Tensor | None = None, title: str = ""):
+    """The SE block as a picture (the paper's Fig. 1), labelled with the shapes of an example.
+
+    Left to right: the feature map ``u`` of shape ``(C, H, W)``, its squeeze ``z`` ``(C, 1, 1)``,
+    the gates ``s`` ``(C, 1, 1)`` that the excitation computes from ``z`` (with its bottleneck
+    of ``max(1, C // r)`` units, :func:`senet_lib.block.hidden_width`), and the output
+    ``x~ = s * u`` ``(C, H, W)``; a line over the top carries ``u`` itself to the scale step.
+    The channel axis is drawn in depth, one slab per channel (at most 64 slabs; with more,
+    each slab stands for several channels).
+
+    Args:
+        channels, height, width: ``C``, ``H`` and ``W`` of the example's feature map.
+        reduction: the block's reduction ratio ``r``.
+        gates: ``(C,)`` gates in ``[0, 1]`` to colour ``s`` and the slabs of the output with
+            (viridis, with a colour bar); without them ``s`` is drawn in one grey, as a symbol.
+        title: a title over the figure.
+
+    Returns the figure, :data:`COLUMN_WIDTH` wide, all text at least :data:`MIN_FONT_SIZE`.
+    """
+    import matplotlib.pyplot as plt
+
+    from .block import hidden_width
+
+    channels = _checks.positive_int("channels", channels)
+    height = _checks.positive_int("height", height)
+    width = _checks.positive_int("width", width)
+    reduction = _checks.positive_int("reduction", reduction)
+    hidden = hidden_width(channels, reduction)
+    if gates is not None:
+        if not isinstance(gates, torch.Tensor) or gates.shape != (channels,) or not gates.is_floating_point():
+            raise ValueError(f"gates must be a floating-point tensor of shape ({channels},) (one gate per "
+                             f"channel), got {getattr(gates, 'shape', type(gates).__name__)!r}")
+        g = gates.detach().double().cpu()
+        if not torch.isfinite(g).all() or g.min() < 0 or g.max() > 1:
+            raise ValueError(f"gates must lie in [0, 1], got values from {g.min().item():.3g} to {g.max().item():.3g}")
+    slabs = min(channels, 64)
+    group = [range(k * channels // slabs, (k + 1) * channels // slabs) for k in range(slabs)]
+    cmap = plt.get_cmap("viridis")
+    if gates is None:
+        s_colours = ["0.55"] * slabs
+        x_colours = ["0.7"] * slabs
+    else:
+        shade = [float(g[list(idx)].mean()) for idx in group]
+        s_colours = x_colours = [cmap(v) for v in shade]
+    bar_room = 0.0 if gates is None else 0.8       # inches under the drawing for the colour bar
+    fig_h = 3.35 + bar_room + (0.3 if title else 0.0)
+    fig = plt.figure(figsize=(COLUMN_WIDTH, fig_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, COLUMN_WIDTH)
+    ax.set_ylim(0, fig_h)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    base, side, depth = 0.95 + bar_room, 0.9, 1.05         # inches: bottom of the front faces, map side, channel axis
+    rod = 0.14                                     # side of a 1 x 1 front face
+    mid = base + side / 2
+    xs = {"u": 0.1, "z": 2.36, "s": 4.14, "x": 5.35}
+    cx, cy = _DEPTH
+    _channel_box(ax, xs["u"], base, side, side, depth, ["0.85"] * slabs)
+    _channel_box(ax, xs["z"], mid - rod / 2, rod, rod, depth, ["0.85"] * slabs)
+    _channel_box(ax, xs["s"], mid - rod / 2, rod, rod, depth, s_colours)
+    _channel_box(ax, xs["x"], base, side, side, depth, x_colours)
+    text = dict(ha="center", va="top", fontsize=MIN_FONT_SIZE + 1)
+    below = base - 0.1
+    for key, sym, shape in [("u", "$u$", (channels, height, width)), ("z", "$z$", (channels, 1, 1)),
+                            ("s", "$s$", (channels, 1, 1)), ("x", r"$\tilde{x}$", (channels, height, width))]:
+        w = side if key in ("u", "x") else rod
+        centre = xs[key] + (w + depth * cx) / 2
+        ax.text(centre, below, sym, ha="center", va="top", fontsize=MIN_FONT_SIZE + 4)
+        ax.text(centre, below - 0.3, " × ".join(str(v) for v in shape), **text)
+        ax.text(centre, below - 0.52, "C × H × W" if key in ("u", "x") else "C × 1 × 1",
+                color="0.25", **(text | {"fontsize": MIN_FONT_SIZE}))
+    arrow = dict(arrowstyle="-|>", color="black", lw=1.2, mutation_scale=12)
+    label = dict(ha="center", va="bottom", fontsize=MIN_FONT_SIZE + 0.5, linespacing=1.15)
+    steps = [("u", side, "z", "squeeze\nmean over\nH × W", "above"),
+             ("z", rod, "s", f"excitation\nFC {channels}→{hidden}\nReLU\nFC {hidden}→{channels}\nsigmoid", "above"),
+             ("s", rod, "x", "scale\n" + r"$\tilde{x}_c = s_c\,u_c$", "below")]
+    for a, wa, b, words, where in steps:
+        x0 = xs[a] + wa + (depth * cx if a == "u" else 0.12)
+        x1 = xs[b] - 0.06
+        ax.annotate("", xy=(x1, mid), xytext=(x0, mid), arrowprops=arrow)
+        if where == "above":
+            ax.text((x0 + x1) / 2, mid + 0.1, words, **label)
+        else:
+            ax.text((x0 + x1) / 2, mid - 0.1, words, **(label | {"va": "top"}))
+    top_u = base + side + depth * cy
+    lift = top_u + 0.22
+    ux, xx = xs["u"] + side / 2 + depth * cx / 2, xs["x"] + side / 2 + depth * cx / 2
+    ax.plot([ux, ux, xx], [top_u - 0.02, lift, lift], color="black", lw=1.0)
+    ax.annotate("", xy=(xx, top_u + 0.01), xytext=(xx, lift), arrowprops=arrow)
+    ax.text((ux + xx) / 2, lift + 0.05, "the map $u$ itself goes on to the scale step",
+            ha="center", va="bottom", fontsize=MIN_FONT_SIZE)
+    if gates is not None:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        cax = fig.add_axes((0.3, 0.48 / fig_h, 0.4, 0.1 / fig_h))
+        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=cax, orientation="horizontal")
+        bar.set_ticks([0, 0.5, 1])
+        bar.ax.tick_params(labelsize=MIN_FONT_SIZE)
+        bar.set_label(r"gate $s_c$: the colour of $s$ and of the channels of $\tilde{x}$", fontsize=MIN_FONT_SIZE)
+    if title:
+        ax.text(COLUMN_WIDTH / 2, fig_h - 0.05, title, ha="center", va="top", fontsize=MIN_FONT_SIZE + 2)
+    return fig

@@ -328,3 +328,44 @@ def test_latency_ratios():
         Fg.plot_latency_ratios(small)
     with pytest.raises(ValueError, match="ratio_ci95"):
         Fg.plot_latency_ratios([{"network": "x", "ratio": {}}])
+
+
+def test_se_block_figure():
+    """Chapter 1's picture of the block: the example's shapes, the bottleneck's width, gates as colours."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Polygon, Rectangle
+
+    fig = Fg.plot_se_block(32, 56, 56, 16)
+    texts = [t.get_text() for t in fig.findobj(Text) if t.get_visible()]
+    assert texts.count("32 × 56 × 56") == 2 and texts.count("32 × 1 × 1") == 2     # u, x~ and z, s
+    assert any("FC 32→2" in t and "FC 2→32" in t for t in texts)                  # max(1, 32 // 16) units
+    assert fig.get_size_inches()[0] == pytest.approx(Fg.COLUMN_WIDTH)
+    assert _smallest_text(fig) >= Fg.MIN_FONT_SIZE
+    assert len(fig.axes) == 1                                                       # no colour bar without gates
+    # one unit, never zero: the zero-width pitfall of chapter 1 does not reach the picture
+    texts = [t.get_text() for t in Fg.plot_se_block(3, 224, 224, 16).findobj(Text)]
+    assert any("FC 3→1" in t for t in texts) and any(t == "3 × 224 × 224" for t in texts)
+
+    # with gates: s and the output's slabs take the gate's viridis colour, channel by channel
+    gates = torch.linspace(0.0, 1.0, 8)
+    fig = Fg.plot_se_block(8, 5, 7, 2, gates=gates)
+    assert len(fig.axes) == 2 and "gate" in fig.axes[1].get_xlabel()              # the colour bar
+    viridis = plt.get_cmap("viridis")
+    drawn = {tuple(round(v, 6) for v in p.get_facecolor()) for p in fig.axes[0].patches
+             if isinstance(p, (Polygon, Rectangle)) and p.get_fill()}
+    for g in gates.tolist():
+        assert tuple(round(v, 6) for v in to_rgba(viridis(g))) in drawn
+    assert _smallest_text(fig) >= Fg.MIN_FONT_SIZE
+    # many channels: at most 64 slabs, each the mean gate of its group
+    fig = Fg.plot_se_block(256, 14, 14, 16, gates=torch.full((256,), 0.25))
+    faces = [p for p in fig.axes[0].patches if isinstance(p, Polygon) and p.get_fill()]
+    assert len(faces) == 4 * 2 * 64                                                  # 4 boxes, 2 faces a slab
+
+    with pytest.raises(TypeError, match="channels"):
+        Fg.plot_se_block(2.5, 56, 56)
+    with pytest.raises(ValueError, match="height"):
+        Fg.plot_se_block(32, 0, 56)
+    with pytest.raises(ValueError, match=r"shape \(32,\)"):
+        Fg.plot_se_block(32, 56, 56, gates=torch.rand(1, 32))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        Fg.plot_se_block(32, 56, 56, gates=torch.rand(32) + 1)
