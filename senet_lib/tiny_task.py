@@ -6,7 +6,9 @@ made only of real images, nothing downloaded. Its point is not accuracy but what
 training does to an SE block's gates: a freshly initialised block gives nearly the
 same gates to every image; after training they depend on the image.
 
-* :func:`photo_crops`: the data set, ``x (N, 3, size, size)`` and labels ``y (N,)``.
+* :func:`photo_crops`: the data set, ``x (N, 3, size, size)`` and labels ``y (N,)``; with
+  ``split="train"`` or ``"test"`` the crops come from disjoint column ranges of each photo
+  (:func:`senet_lib.data.split_regions`), so training and held-out crops share no pixel.
 * :class:`TinySENet`: conv, conv, SE block, global pooling, linear classifier.
 * :func:`train`: a few hundred Adam steps; returns the loss curve.
 * :func:`collect_gates`: the SE block's ``(N, C)`` gates for a batch.
@@ -23,6 +25,7 @@ from torch import nn
 
 from . import _checks
 from .block import SEBlock
+from .data import split_regions
 from .gates import record_gates
 from .photos import photo_tensor
 
@@ -39,12 +42,18 @@ def photo_crops(
     crop: int = 16,
     photo_size: int = 128,
     seed: int = 0,
+    split: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random square crops of photographs, labelled by the photo they come from.
 
     Each photo is resized and centre-cropped to ``photo_size x photo_size``
     (:func:`senet_lib.photos.photo_tensor`); ``per_photo`` crops of side ``crop`` are
     taken at uniformly random positions, half of them flipped left-right.
+
+    ``split`` chooses where the crops may lie: ``None`` anywhere in the photo; ``"train"``
+    only in the left columns and ``"test"`` only in the right ones, the column ranges of
+    :func:`senet_lib.data.split_regions` (60 % / 40 %, as chapter 6's patches), so that a
+    training crop and a test crop never share a pixel. A crop is never cut by the boundary.
 
     Returns:
         ``x`` of shape ``(len(names) * per_photo, 3, crop, crop)``, values in ``[0, 1]``,
@@ -58,12 +67,21 @@ def photo_crops(
     photo_size = _checks.positive_int("photo_size", photo_size)
     if crop > photo_size:
         raise ValueError(f"crop ({crop}) must not exceed photo_size ({photo_size})")
+    if split is None:
+        c0, c1 = 0, photo_size
+    elif split in ("train", "test"):
+        c0, c1 = split_regions(photo_size)[split]
+        if c1 - c0 < crop:
+            raise ValueError(f"the {split} region of a {photo_size}-pixel photo is {c1 - c0} columns wide, "
+                             f"narrower than crop ({crop}): use a larger photo_size or a smaller crop")
+    else:
+        raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
     g = torch.Generator().manual_seed(seed)
     xs, ys = [], []
     for label, name in enumerate(names):
         img = photo_tensor(name, photo_size)[0]  # (3, S, S)
         tops = torch.randint(0, photo_size - crop + 1, (per_photo,), generator=g)
-        lefts = torch.randint(0, photo_size - crop + 1, (per_photo,), generator=g)
+        lefts = torch.randint(c0, c1 - crop + 1, (per_photo,), generator=g)
         flips = torch.rand(per_photo, generator=g) < 0.5
         for t, l, f in zip(tops.tolist(), lefts.tolist(), flips.tolist()):
             patch = img[:, t:t + crop, l:l + crop]

@@ -63,3 +63,33 @@ def test_train_restores_thread_count():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         T.train(m, torch.rand(8, 3, 8, 8), torch.tensor([0, 1] * 4), steps=1, threads=0)
+
+
+def test_photo_crops_split_shares_no_pixel():
+    """split="train" / "test": every crop lies inside its own column range of the photo
+    (senet_lib.data.split_regions), found by matching it against every position of the photo."""
+    from senet_lib.data import split_regions
+    from senet_lib.photos import photo_tensor
+
+    size, crop = 48, 8
+    regions = split_regions(size)
+    photo = photo_tensor("rocket", size)[0]                                         # (3, 48, 48)
+    windows = photo.unfold(1, crop, 1).unfold(2, crop, 1)                           # (3, 41, 41, 8, 8)
+    for split in ("train", "test"):
+        x, _ = T.photo_crops(("rocket", "flower"), per_photo=12, crop=crop, photo_size=size, seed=3, split=split)
+        c0, c1 = regions[split]
+        for patch in x[:12]:
+            lefts = set()
+            for candidate in (patch, patch.flip(-1)):
+                hit = (windows - candidate[:, None, None]).abs().amax(dim=(0, 3, 4)) < 1e-6   # (41, 41)
+                lefts |= {int(j) for j in torch.nonzero(hit)[:, 1]}
+            assert lefts, "a crop that is nowhere in the photo"
+            assert any(c0 <= j and j + crop <= c1 for j in lefts), (split, sorted(lefts), (c0, c1))
+    # the two splits differ, and the whole-photo default is unchanged by the new argument
+    a, _ = T.photo_crops(("rocket", "flower"), per_photo=4, crop=crop, photo_size=size, split="train")
+    b, _ = T.photo_crops(("rocket", "flower"), per_photo=4, crop=crop, photo_size=size, split="test")
+    assert not torch.equal(a, b)
+    with pytest.raises(ValueError, match="split must be None, 'train' or 'test', got 'val'"):
+        T.photo_crops(("rocket", "flower"), split="val")
+    with pytest.raises(ValueError, match="test region .* narrower than crop"):
+        T.photo_crops(("rocket", "flower"), crop=16, photo_size=32, split="test")
