@@ -84,6 +84,11 @@ def test_every_exercise_has_a_stub_then_a_gated_solution(path):
         assert found, f"{path.name} cell {i}: an exercise without a :label:"
         labels += found
         nxt = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"), None)
+        if re.search(r"^:class:.*\bexplain\b", cell.source, re.M):   # a "change it and explain" question
+            assert nxt is not None and "explain" in _tags(nxt) and not STUB_RAISE.search(nxt.source), \
+                f"{path.name}: the first code cell after {found[0]} must be tagged explain and run as given"
+            assert "# <- change this" in nxt.source, f"{path.name}: {found[0]}'s cell marks what to change"
+            continue
         assert nxt is not None and "exercise-stub" in _tags(nxt), \
             f"{path.name}: the first code cell after exercise {found[0]} must be tagged exercise-stub"
         assert STUB_RAISE.search(nxt.source), \
@@ -118,8 +123,12 @@ def test_student_notebook_has_stubs_and_no_solutions(edition, path):
             assert cell.outputs == [] and cell.execution_count is None
 
     n_exercises = sum(c.source.count("{exercise}") for c in teacher.cells if c.cell_type == "markdown")
+    n_explain = sum(len(re.findall(r"^:class:.*\bexplain\b", c.source, re.M))
+                    for c in teacher.cells if c.cell_type == "markdown")
     stubs = [c for c in student.cells if "exercise-stub" in _tags(c)]
-    assert len(stubs) == n_exercises
+    assert len(stubs) == n_exercises - n_explain
+    assert len([c for c in student.cells if "explain" in _tags(c)]) == n_explain
+    assert "**Model answer.**" not in text
     assert all(STUB_RAISE.search(c.source) for c in stubs)
     if n_exercises:
         assert len(student.cells) < len(teacher.cells), "solutions were not removed"
@@ -309,3 +318,23 @@ def test_chapters_1_to_5_have_a_hint_between_an_exercise_and_its_stub(path):
                 f"{path.name} cell {i}: a hint belongs right after its exercise and before the stub"
             placed += 1
     assert placed >= 1, f"{path.name} has no hint for its exercises"
+
+
+def test_a_change_it_question_keeps_its_cell_and_loses_its_model_answer():
+    task = "```{exercise} Change it: one unit\n:label: ex-one\n:class: explain\n\nSet r.\n```"
+    cell = lambda kind, src, tags=(): nbformat.v4.new_code_cell(src, metadata={"tags": list(tags)}) \
+        if kind == "code" else nbformat.v4.new_markdown_cell(src)  # noqa: E731
+    nb = nbformat.v4.new_notebook(cells=[
+        cell("md", task), cell("code", "r = 32  # <- change this", ["explain"]),
+        cell("md", "*Your explanation:* (write it here)"),
+        cell("md", "```{solution-start} ex-one\n:class: dropdown\n```"),
+        cell("md", "**Model answer.** One unit: the gates move together."),
+        cell("code", "print(r)", ["solution"]),
+        cell("md", "```{solution-end}\n```")])
+    out, report = student_notebook(json.loads(nbformat.writes(nb)))
+    sources = ["".join(c["source"]) for c in out["cells"]]
+    assert sources == [task, "r = 32  # <- change this", "*Your explanation:* (write it here)"]
+    assert report.exercises == 1 and report.stubs == 0 and report.removed_cells == 4
+    nb.cells[1].metadata["tags"] = []   # without the cell to change, it is refused
+    with pytest.raises(StudentEditionError, match="tagged 'explain'"):
+        student_notebook(json.loads(nbformat.writes(nb)))

@@ -7,6 +7,8 @@ For each chapter notebook ``book/NN_name.ipynb`` it writes ``_build/student/NN_n
 - every gated solution removed: the ``{solution-start}`` markdown cell, the code cells after it
   (tagged ``solution``) and the ``{solution-end}`` cell, inclusive; also any other cell tagged
   ``solution`` and any single ``{solution}`` block;
+- the cells of the "change it and explain" questions (``:class: explain``; the code cell tagged
+  ``explain`` runs as given) kept, their model answers (gated solutions) removed;
 - the exercise stubs (cells tagged ``exercise-stub``, which raise
   ``NotImplementedError("Exercise: ...")`` and then call their checker) left as they are, and so
   are the hints between an exercise and its stub (collapsed ``{admonition} Hint`` blocks, meant to
@@ -36,6 +38,11 @@ SOLUTION_START = re.compile(_DIRECTIVE % "solution-start", re.MULTILINE)
 SOLUTION_END = re.compile(_DIRECTIVE % "solution-end", re.MULTILINE)
 SOLUTION_BLOCK = re.compile(_DIRECTIVE % "solution", re.MULTILINE)
 EXERCISE = re.compile(_DIRECTIVE % "exercise", re.MULTILINE)
+# A "change it and explain" question: an exercise with `:class: explain`, whose code cell (tagged
+# `explain`) runs as given and whose model answer sits in a gated solution like any other.
+EXPLAIN = re.compile(r"^\s*(?:`{3,}|:{3,})\s*\{exercise\}[^\n]*\n(?:[ \t]*:[a-z-]+:[^\n]*\n)*?"
+                     r"[ \t]*:class:[^\n]*\bexplain\b", re.MULTILINE)
+EXPLAIN_TAG = "explain"
 STUB_RAISES = re.compile(r"raise\s+NotImplementedError\(\s*[rf]?[\"']Exercise: ")
 STUB_TAG = "exercise-stub"
 SOLUTION_TAG = "solution"
@@ -97,7 +104,14 @@ def student_notebook(nb: dict[str, Any], name: str = "notebook") -> tuple[dict[s
     if open_at is not None:
         raise StudentEditionError(f"{name}: the solution started in cell {open_at} has no {{solution-end}}")
 
-    exercises = sum(len(EXERCISE.findall(_source(c))) for c in kept if c.get("cell_type") == "markdown")
+    markdown = [_source(c) for c in kept if c.get("cell_type") == "markdown"]
+    explains = sum(len(EXPLAIN.findall(m)) for m in markdown)
+    exercises = sum(len(EXERCISE.findall(m)) for m in markdown) - explains
+    explain_cells = [c for c in kept if c.get("cell_type") == "code" and EXPLAIN_TAG in _tags(c)]
+    if len(explain_cells) < explains:
+        raise StudentEditionError(
+            f"{name}: {explains} 'change it and explain' question(s) but only {len(explain_cells)} "
+            f"code cell(s) tagged {EXPLAIN_TAG!r}: each needs the cell the learner changes and runs")
     stub_cells = [c for c in kept if c.get("cell_type") == "code" and STUB_TAG in _tags(c)]
     for c in stub_cells:
         if not STUB_RAISES.search(_source(c)):
@@ -112,7 +126,7 @@ def student_notebook(nb: dict[str, Any], name: str = "notebook") -> tuple[dict[s
             "each exercise needs a stub that raises NotImplementedError(\"Exercise: ...\")")
     out = {k: v for k, v in nb.items() if k != "cells"}
     out["cells"] = kept
-    return out, ChapterReport(name, exercises, stubs, removed)
+    return out, ChapterReport(name, exercises + explains, stubs, removed)
 
 
 def _cleared(cell: dict[str, Any]) -> dict[str, Any]:
