@@ -97,6 +97,18 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+_CLEARED = []
+
+
+def clear_screenshots() -> None:
+    """Empty SHOTS once per test session: other modules reuse these fixtures, and their
+    screenshots must not delete each other's."""
+    if not _CLEARED:
+        shutil.rmtree(SHOTS, ignore_errors=True)
+        _CLEARED.append(True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(scope="module")
 def server():
     if not (HTML / "index.html").exists():
@@ -105,8 +117,7 @@ def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
+    clear_screenshots()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
