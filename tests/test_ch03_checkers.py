@@ -80,7 +80,7 @@ def _kernel3(linear):
 
 
 @pytest.mark.parametrize("wrong,text", [
-    (_transposed, "transposed"),
+    (_transposed, "no transpose"),
     (_bias_not_copied, "bias is not"),
     (_kernel3, "1x1"),
     (lambda linear: linear, "returned a Linear"),

@@ -8,21 +8,19 @@ import torch
 from torch import nn
 
 from ..cost import RESNET50_STAGES, analytic_se_params
-from ._core import Hint, call, checker, expect_close, expect_shape
+from ._core import (Hint, _LearnerRaised, as_count, as_number, as_tensor, call, checker, close, describe,
+                    expect_close, expect_shape, same_number)
 
 __all__ = ["check_excitation", "check_se_overhead", "check_fc_as_conv"]
-
-
-def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=1e-5)
 
 
 @checker("Excitation from its weights")
 def check_excitation(fn: Callable[..., torch.Tensor]) -> str:
     """``fn(z, w1, w2, b2)`` must return ``sigmoid(relu(z @ w1.T) @ w2.T + b2)``, shape ``(N, C)``,
-    for ``z (N, C)``, ``w1 (C//r, C)``, ``w2 (C, C//r)``, ``b2 (C,)``."""
+    for ``z (N, C)``, ``w1 (C//r, C)``, ``w2 (C, C//r)``, ``b2 (C,)``. Hidden cases include a
+    single descriptor (N = 1) and a one-unit bottleneck."""
     g = torch.Generator().manual_seed(3)
-    shapes = [(4, 8, 2), (2, 16, 4), (3, 32, 2)]
+    shapes = [(4, 8, 2), (2, 16, 4), (3, 32, 2), (1, 6, 3), (3, 5, 1)]
     for n, c, hidden in shapes:
         z = torch.rand(n, c, generator=g) * 2
         w1 = torch.randn(hidden, c, generator=g)
@@ -30,30 +28,41 @@ def check_excitation(fn: Callable[..., torch.Tensor]) -> str:
         b2 = torch.randn(c, generator=g)
         h = torch.relu(z @ w1.T)
         logits = h @ w2.T + b2
-        out = expect_shape(call(fn, z, w1, w2, b2), (n, c), "your gates",
+        out = call(fn, z, w1, w2, b2)
+        if isinstance(out, torch.Tensor) and out.dim() == 4 and tuple(out.shape[:2]) == (n, c):
+            out = as_tensor(out, "your gates")
+            if close(out.flatten(1), torch.sigmoid(logits)):
+                raise Hint("your gates have shape (N, C, 1, 1): the excitation returns the (N, C) "
+                           "gates; the reshape for broadcasting belongs to the scale step.")
+        out = expect_shape(out, (n, c), "your gates",
                            "One gate per channel: (N, C). W1 maps C -> C/r, W2 maps C/r -> C.")
-        if _close(out, torch.sigmoid(logits)):
+        if close(out, torch.sigmoid(logits)):
             continue
-        if _close(out, torch.softmax(logits, dim=1)) or _close(out, torch.softmax(logits, dim=0)):
+        if close(out, torch.softmax(logits, dim=1)) or close(out, torch.softmax(logits, dim=0)):
             raise Hint("your gates sum to 1: did you use softmax? SE gates are independent "
                        "sigmoids, so several channels can be fully on at once.")
-        if _close(out, logits):
+        if close(out, logits):
             raise Hint("your gates are the raw logits (some negative or above 1): apply the sigmoid.")
-        if _close(out, torch.tanh(logits)):
+        if close(out, torch.tanh(logits)):
             raise Hint("you used tanh: its gates lie in (-1, 1), so they can flip a channel's "
                        "sign. SE uses the sigmoid, with gates in (0, 1).")
-        if _close(out, torch.relu(logits)):
+        if close(out, torch.relu(logits)):
             raise Hint("you used ReLU as the gate: it is unbounded and exactly 0 for negative "
                        "logits. The final activation is the sigmoid.")
-        if _close(out, torch.sigmoid((z @ w1.T) @ w2.T + b2)):
+        if close(out, torch.nn.functional.hardsigmoid(logits)):
+            raise Hint("you used the hard sigmoid, a piecewise-linear approximation: SE's gate is "
+                       "the sigmoid, 1 / (1 + exp(-t)).")
+        if close(out, torch.sigmoid((z @ w1.T) @ w2.T + b2)):
             raise Hint("the ReLU between the two linear layers is missing.")
-        if _close(out, torch.sigmoid(h @ w2.T)):
+        if close(out, torch.sigmoid(h @ w2.T)):
             raise Hint("you left out the bias b2 of the second layer.")
-        if _close(out, torch.relu(torch.sigmoid(z @ w1.T) @ w2.T + b2)):
+        if close(out, torch.relu(torch.sigmoid(z @ w1.T) @ w2.T + b2)):
             raise Hint("the activations are swapped: ReLU goes between the layers, sigmoid at the end.")
+        if close(out, 1 - torch.sigmoid(logits)):
+            raise Hint("you returned 1 - sigmoid: the gate is sigmoid(t) itself, near 1 for large t.")
         expect_close(out, torch.sigmoid(logits), "your gates",
                      hint="Order: z @ W1.T, ReLU, @ W2.T, + b2, sigmoid.")
-    return f"matches sigmoid(W2 ReLU(W1 z) + b2) on {len(shapes)} hidden cases."
+    return f"matches sigmoid(W2 ReLU(W1 z) + b2) on {len(shapes)} hidden cases, including N = 1 and h = 1."
 
 
 def _params(stages: Sequence[tuple[int, int]], r: int, bias1: bool = False, bias2: bool = False) -> int:
@@ -64,7 +73,8 @@ def _params(stages: Sequence[tuple[int, int]], r: int, bias1: bool = False, bias
 def check_se_overhead(fn: Callable[[Sequence[tuple[int, int]], int], int]) -> str:
     """``fn(stages, r)`` must return the weights (no biases) that SE blocks add to a network
     whose stage ``s`` has ``N_s`` blocks of width ``C_s`` (``stages`` lists ``(N_s, C_s)``);
-    each SE block has ``max(1, C_s // r)`` hidden units."""
+    each SE block has ``max(1, C_s // r)`` hidden units. Hidden cases include widths that
+    ``r`` does not divide and widths below ``r``."""
     resnet50 = [(s.blocks, s.channels) for s in RESNET50_STAGES]
     cases = [
         (resnet50, 16),
@@ -75,31 +85,37 @@ def check_se_overhead(fn: Callable[[Sequence[tuple[int, int]], int], int]) -> st
     ]
     for stages, r in cases:
         expected = _params(stages, r)
-        got = call(fn, list(stages), r)
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if isinstance(got, (int, float)) and got == expected:
+        got = as_number(call(fn, [tuple(s) for s in stages], r), "your count")
+        if got == expected:
             continue
+        case = f"for {stages}, r={r}"
         hid = [max(1, c // r) for _, c in stages]
-        one_matrix = sum(n * c * h for (n, c), h in zip(stages, hid))
-        if got == one_matrix:
-            raise Hint(f"for {stages}, r={r} you said {got}, half the answer: each SE block has two "
+        if any(same_number(got, v) for v in (sum(2 * n * c * c / r for n, c in stages),
+                                              sum(2 * n * c * max(1, c / r) for n, c in stages))):
+            raise Hint(f"{case} you said {got:g}: you used C / r, but a layer has a whole "
+                       "number of units, max(1, C // r). The two differ when r does not divide C.")
+        got = as_count(got, "your count")
+        if got == sum(n * c * h for (n, c), h in zip(stages, hid)):
+            raise Hint(f"{case} you said {got}, half the answer: each SE block has two "
                        "weight matrices, C x C/r and C/r x C.")
         if got == sum(2 * c * h for (_, c), h in zip(stages, hid)):
-            raise Hint(f"for {stages}, r={r} you counted one SE block per stage: stage s has N_s "
+            raise Hint(f"{case} you counted one SE block per stage: stage s has N_s "
                        "blocks, each with its own SE block.")
         if got == sum(2 * c * n * max(1, n // r) for n, c in stages):  # read as (C_s, N_s)
-            raise Hint(f"for {stages}, r={r} you mixed up the pair: each entry is (N_s, C_s), "
+            raise Hint(f"{case} you mixed up the pair: each entry is (N_s, C_s), "
                        "the number of blocks first, then their width.")
-        if isinstance(got, (int, float)) and abs(got - sum(2 * n * c * c / r for n, c in stages)) < 1e-6:
-            raise Hint(f"for {stages}, r={r} you said {got}: you used C / r, but a layer has a whole "
-                       "number of units, max(1, C // r). The two differ when r does not divide C.")
-        if got in (_params(stages, r, bias2=True), _params(stages, r, bias1=True, bias2=True)):
-            raise Hint(f"for {stages}, r={r} you counted biases: this table counts weights only.")
+        if got in (_params(stages, r, bias2=True), _params(stages, r, bias1=True, bias2=True),
+                   _params(stages, r, bias1=True)):
+            raise Hint(f"{case} you counted biases: this table counts weights only.")
         if got == sum(2 * n * c * (c // r) for n, c in stages):
-            raise Hint(f"for {stages}, r={r}: a width below r gives C // r = 0, but an SE block "
+            raise Hint(f"{case}: a width below r gives C // r = 0, but an SE block "
                        "keeps at least one hidden unit (max(1, C // r)).")
-        raise Hint(f"for {stages}, r={r} you said {got!r}, but SE adds {expected} weights.")
+        if got == sum(2 * n * c * max(1, -(-c // r)) for n, c in stages):
+            raise Hint(f"{case}: you rounded C / r up; the hidden width rounds down, max(1, C // r).")
+        if got == stages[-1][0] * 2 * stages[-1][1] * hid[-1] or got == sum(
+                2 * n * c * h for (n, c), h in zip(stages[:-1], hid[:-1])):
+            raise Hint(f"{case} you left out a stage: sum over every (N_s, C_s) pair.")
+        raise Hint(f"{case} you said {got!r}, but SE adds {expected} weights.")
     return (f"right for {len(cases)} hidden networks, including ResNet-50 at r=16 "
             f"({_params(resnet50, 16):,} weights).")
 
@@ -107,9 +123,10 @@ def check_se_overhead(fn: Callable[[Sequence[tuple[int, int]], int], int]) -> st
 @checker("A fully connected layer as a 1x1 convolution")
 def check_fc_as_conv(fn: Callable[[nn.Linear], nn.Module]) -> str:
     """``fn(linear)`` must return an ``nn.Conv2d`` with a 1x1 kernel that maps
-    ``z[:, :, None, None]`` to ``linear(z)[:, :, None, None]`` for any ``z (N, C_in)``."""
+    ``z[:, :, None, None]`` to ``linear(z)[:, :, None, None]`` for any ``z (N, C_in)``.
+    Hidden layers: square, reducing, expanding; with and without bias."""
     g = torch.Generator().manual_seed(4)
-    for c_in, c_out, bias in [(6, 6, True), (16, 4, True), (4, 16, False)]:
+    for c_in, c_out, bias in [(16, 4, True), (6, 6, True), (4, 16, False), (5, 5, False)]:
         with torch.random.fork_rng():  # leave the learner's global RNG state alone
             linear = nn.Linear(c_in, c_out, bias=bias)
         with torch.no_grad():  # weights from our own generator
@@ -118,35 +135,71 @@ def check_fc_as_conv(fn: Callable[[nn.Linear], nn.Module]) -> str:
                 linear.bias.copy_(torch.rand(c_out, generator=g) + 0.5)
         z = torch.randn(5, c_in, generator=g)
         with torch.random.fork_rng():  # building a Conv2d draws random numbers: keep them local
-            conv = call(fn, linear)
+            try:
+                conv = call(fn, linear)
+            except _LearnerRaised as e:
+                if "must match the size of tensor" in str(e.exc) or "size mismatch" in str(e.exc):
+                    raise Hint(f"for nn.Linear({c_in}, {c_out}) copying the weights failed ({e.exc}). "
+                               "Conv2d's weight is (C_out, C_in, 1, 1), the order of Linear's "
+                               "(C_out, C_in) weight: no transpose, only two axes added, "
+                               "linear.weight[:, :, None, None].") from None
+                raise
         if isinstance(conv, nn.Linear):
             raise Hint("you returned a Linear layer: build an nn.Conv2d(C_in, C_out, kernel_size=1).")
         if not isinstance(conv, nn.Conv2d):
-            raise Hint(f"your function returned a {type(conv).__name__}; expected an nn.Conv2d.")
+            raise Hint(f"your function returned {describe(conv)}; expected an nn.Conv2d"
+                       + (" (the layer itself, not a container or its weights)." if conv is not None
+                          else ": did you forget the return statement?"))
         if tuple(conv.kernel_size) != (1, 1):
             raise Hint(f"your convolution has kernel_size {tuple(conv.kernel_size)}: it must be 1x1, "
                        "so that it mixes channels at each position and nothing else.")
+        if (conv.in_channels, conv.out_channels) == (c_out, c_in) and c_in != c_out:
+            raise Hint(f"your convolution maps {conv.in_channels} -> {conv.out_channels} channels, but the "
+                       f"linear layer maps {c_in} -> {c_out}: in_channels is linear.in_features.")
+        if (conv.in_channels, conv.out_channels) != (c_in, c_out):
+            raise Hint(f"your convolution maps {conv.in_channels} -> {conv.out_channels} channels; it should "
+                       f"map in_channels={c_in} -> out_channels={c_out}, as the linear layer does.")
+        if conv.groups != 1:
+            raise Hint(f"your convolution has groups={conv.groups}: a linear layer connects every input "
+                       "to every output, groups=1.")
+        padded = conv.padding != "valid" if isinstance(conv.padding, str) else tuple(conv.padding) != (0, 0)
+        if padded:
+            raise Hint(f"your convolution has padding {conv.padding}: a 1x1 convolution needs none "
+                       "(padding=0), or a (N, C, 1, 1) input grows.")
+        if conv.weight.is_meta:
+            raise Hint("your convolution's weights are on the meta device: they have no values.")
+        if conv.weight.dtype != linear.weight.dtype:
+            raise Hint(f"your convolution's weights are {conv.weight.dtype}, the linear layer's "
+                       f"{linear.weight.dtype}: keep the dtype (the layer's inputs are float32).")
         with torch.no_grad():
             try:
-                out = conv(z[:, :, None, None])
-            except RuntimeError as e:
-                raise Hint(f"your convolution fails on a (N, {c_in}, 1, 1) input ({e}); it should have "
-                           f"in_channels={c_in} and out_channels={c_out}.") from None
+                out = call(conv, z[:, :, None, None])
+            except _LearnerRaised as e:
+                raise Hint(f"your convolution fails on a (N, {c_in}, 1, 1) input "
+                           f"({type(e.exc).__name__}: {e.exc}).") from None
             expected = linear(z)[:, :, None, None]
             out = expect_shape(out, expected.shape, "your convolution's output")
-            if _close(out, expected):
+            if close(out, expected):
                 continue
-            if c_in == c_out and _close(out, (z @ linear.weight + (linear.bias if bias else 0))[:, :, None, None]):
+            weight = as_tensor(conv.weight, "your convolution's weight").reshape(c_out, c_in)
+            if c_in == c_out and close(weight, linear.weight.T):
                 raise Hint("you transposed the weight: Linear stores (C_out, C_in), exactly the "
                            "order Conv2d's (C_out, C_in, 1, 1) weight uses; only add two axes.")
-            rest = (out - (z @ linear.weight.T)[:, :, None, None])[:, :, 0, 0]  # what the bias adds
-            if not _close(rest, (linear.bias if bias else torch.zeros(c_out)).expand_as(rest)) and \
-                    _close(rest, rest[:1].expand_as(rest)):
-                if bias:
-                    raise Hint("the weights are right but the bias is not: copy linear.bias into "
-                               "the convolution's bias.")
+            if not close(weight, linear.weight):
+                if torch.isnan(weight).any():
+                    raise Hint("your convolution's weights contain NaN: copy linear.weight into them.")
+                raise Hint("your convolution's weights are not the linear layer's: copy them "
+                           "(conv.weight.copy_(linear.weight[:, :, None, None]) under torch.no_grad()); "
+                           "a new layer starts with random weights.")
+            if bias and conv.bias is None:
+                raise Hint("your convolution has no bias, but the linear layer has one: create it "
+                           "with bias=(linear.bias is not None) and copy linear.bias into it.")
+            if not bias and conv.bias is not None:
                 raise Hint("this linear layer has no bias, but your convolution adds one: "
                            "create it with bias=(linear.bias is not None).")
+            if bias:
+                raise Hint("the weights are right but the bias is not: copy linear.bias into "
+                           "the convolution's bias.")
             expect_close(out, expected, "your convolution's output",
                          hint="Copy linear.weight[:, :, None, None] into conv.weight and the bias as is.")
-    return "reproduces 3 hidden linear layers (square, reducing, expanding; with and without bias)."
+    return "reproduces 4 hidden linear layers (square, reducing, expanding; with and without bias)."
