@@ -18,8 +18,8 @@ def test_scale_passes():
 
 
 @pytest.mark.parametrize("wrong,text", [
-    (lambda x, s: x * s, "not broadcast over H and W"),
-    (lambda x, s: x * s[:, None, None, :], "not broadcast over H and W"),
+    (lambda x, s: x * s, "broadcast against W instead of C"),
+    (lambda x, s: x * s[:, None, None, :], "broadcast against W instead of C"),
     (lambda x, s: s[:, :, None, None].expand_as(x), "returned the gates"),
     (lambda x, s: x + s[:, :, None, None], "added the gates"),
     (lambda x, s: x / s[:, :, None, None], "divided"),
