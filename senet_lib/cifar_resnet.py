@@ -6,19 +6,18 @@ feature maps of ``32 x 32, 16 x 16, 8 x 8``, then global average pooling and one
 layer. ``depth = 6n + 2`` counts the weighted layers: ResNet-20 (``n = 3``), ResNet-32
 (``n = 5``), ResNet-56 (``n = 9``), ResNet-110 (``n = 18``).
 
-With ``se=True`` every basic block gets a :class:`senet_lib.SEBlock` in the standard
-position of Hu et al. (2018, Fig. 3): on the residual branch, after the last batch
-norm and before the addition of the shortcut::
+Every basic block has an *attention slot*, the attribute ``se``; ``attn="se"`` fills it with a
+:class:`senet_lib.SEBlock` in the standard position of Hu et al. (2018, Fig. 3): on the residual
+branch, after the last batch norm and before the addition of the shortcut::
 
     x ─┬─ conv1 ─ bn1 ─ relu ─ conv2 ─ bn2 ─ se ─(+)─ relu ─> out
        └──────────────── shortcut ─────────────────┘
 
-The knobs of the paper's ablations are arguments: ``reduction``, ``pool`` and ``gate`` go to
-every SE block; ``stages`` puts SE in some stages only (Table 13); ``position`` moves it
-within the unit (Table 14, :data:`POSITIONS`); ``squeeze=False`` swaps each SE block for
-:class:`~senet_lib.block.NoSqueezeSE` (Table 16). ``block`` puts another attention block in
-SE's place (``"eca"``, ``"cbam"``, ``"ge"``, ... from :data:`senet_lib.successors.BLOCKS`,
-chapter 10); it still sits in the attribute ``se`` of each unit.
+What fills the slot is a name and its options, built by :func:`senet_lib.registry.make_attention`
+(``attn="se", attn_options={"reduction": 2, "gate": "tanh"}``; ``"no_squeeze"`` for the paper's
+Table 16, ``"eca"``, ``"cbam"``, ``"ge"``, ... for chapter 10, ``"none"`` for the plain network).
+Where it goes is the network's: ``stages`` puts it in some stages only (Table 13), ``position``
+moves it within the unit (Table 14, :data:`POSITIONS`).
 
 Shortcuts that change the shape use a 1 x 1 convolution with stride 2 and a batch norm
 (option B of He et al.). All modules are named, so ``print(model)`` reads like the
@@ -31,9 +30,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from collections.abc import Mapping
+from typing import Any
+
 from . import _checks
-from .block import NoSqueezeSE, SEBlock
-from .successors import BLOCKS, make_block
+from .block import SEBlock
+from .registry import attention_options, make_attention
 
 __all__ = ["POSITIONS", "BasicBlock", "CifarResNet", "cifar_resnet"]
 
@@ -44,24 +46,21 @@ POSITIONS: tuple[str, ...] = ("standard", "pre", "post", "identity")
 
 
 class BasicBlock(nn.Module):
-    """Two 3 x 3 convolutions with batch norm, an optional SE block, and a shortcut.
+    """Two 3 x 3 convolutions with batch norm, an attention slot, and a shortcut.
 
     Args:
         in_channels: channels of the input ``(N, in_channels, H, W)``.
         out_channels: channels of the output.
         stride: 1, or 2 to halve ``H`` and ``W`` (the output is ``(N, out, H/s, W/s)``).
-        se: add an SE block (by default after ``bn2``, before the addition).
-        reduction: the SE block's reduction ratio ``r``.
-        position: where the SE block sits, one of :data:`POSITIONS`.
-        pool, gate: passed to :class:`~senet_lib.block.SEBlock`.
-        squeeze: ``False`` uses :class:`~senet_lib.block.NoSqueezeSE` instead of ``SEBlock``.
-        block: which attention block, a key of :data:`senet_lib.successors.BLOCKS` (``"se"``).
+        attn: what fills the slot ``se``, a name of :data:`senet_lib.registry.ATTENTION`
+            (``"none"``, the default, leaves it an identity).
+        attn_options: the block's options (:func:`senet_lib.registry.attention_options`).
+        position: where the slot sits, one of :data:`POSITIONS`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
-                 se: bool = False, reduction: int = 16, position: str = "standard",
-                 pool: str = "avg", gate: str = "sigmoid", squeeze: bool = True,
-                 block: str = "se") -> None:
+                 attn: str = "none", attn_options: Mapping[str, Any] | None = None,
+                 position: str = "standard") -> None:
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}")
@@ -74,14 +73,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         se_channels = in_channels if position == "pre" else out_channels
-        if not se:
-            self.se: nn.Module = nn.Identity()
-        elif not _checks.boolean("squeeze", squeeze):
-            self.se = NoSqueezeSE(se_channels, reduction)
-        elif block == "se":
-            self.se = SEBlock(se_channels, reduction, pool=pool, gate=gate)
-        else:
-            self.se = make_block(block, se_channels, reduction)
+        self.se: nn.Module = make_attention(attn, se_channels, **(attn_options or {}))
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
@@ -111,29 +103,24 @@ class CifarResNet(nn.Module):
 
     Sub-modules: ``conv1``, ``bn1``, ``relu``, ``layer1``, ``layer2``, ``layer3`` (each an
     ``nn.Sequential`` of :class:`BasicBlock`), ``pool``, ``fc``. Use :func:`cifar_resnet`
-    to build one from its depth.
+    to build one from its depth; its arguments are described there.
     """
 
-    def __init__(self, blocks_per_stage: int, num_classes: int = 10, *, se: bool = False,
-                 reduction: int = 16, width: int = 16, pool: str = "avg", gate: str = "sigmoid",
-                 stages: tuple[int, ...] | None = None, position: str = "standard",
-                 squeeze: bool = True, block: str = "se") -> None:
+    def __init__(self, blocks_per_stage: int, num_classes: int = 10, *, width: int = 16,
+                 attn: str = "none", attn_options: Mapping[str, Any] | None = None,
+                 stages: tuple[int, ...] | None = None, position: str = "standard") -> None:
         super().__init__()
         n = _checks.positive_int("blocks_per_stage", blocks_per_stage)
         num_classes = _checks.positive_int("num_classes", num_classes)
         width = _checks.positive_int("width", width)
-        reduction = _checks.positive_int("reduction", reduction)
-        _checks.boolean("se", se)
+        options = attention_options(attn, attn_options)  # a bad name or option fails here
         se_stages = _checks.stages("stages", stages, 3, "CIFAR ResNet")
-        self.se_stages = se_stages
-        # a bad SE setting fails here, with the block's own message
-        SEBlock(4, reduction, pool=pool, gate=gate)
-        if block not in BLOCKS:
-            raise ValueError(f"block must be one of {tuple(BLOCKS)}, got {block!r}")
-        if block != "se" and (pool, gate, squeeze) != ("avg", "sigmoid", True):
-            raise ValueError(f"pool, gate and squeeze are SE's knobs; block={block!r} takes none of them "
-                             f"(got pool={pool!r}, gate={gate!r}, squeeze={squeeze!r})")
-        self.se, self.reduction, self.width = se, reduction, width
+        self.attn, self.attn_options, self.se_stages, self.width = attn, options, se_stages, width
+        # The first version of this class checked its SE options by building a 4-channel SE block
+        # here, which draws random numbers; every shipped run's weights were drawn after those
+        # draws, so they are made (and thrown away) still: torch.manual_seed(s) then builds the
+        # weights those runs started from.
+        SEBlock(4, options.get("reduction", 16))
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
@@ -144,9 +131,10 @@ class CifarResNet(nn.Module):
             blocks = []
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(BasicBlock(in_ch, out_ch, stride, se=se and i + 1 in se_stages,
-                                         reduction=reduction, position=position, pool=pool,
-                                         gate=gate, squeeze=squeeze, block=block))
+                here = attn if i + 1 in se_stages else "none"
+                blocks.append(BasicBlock(in_ch, out_ch, stride, attn=here,
+                                         attn_options=options if here != "none" else None,
+                                         position=position))
                 in_ch = out_ch
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages
@@ -171,24 +159,29 @@ class CifarResNet(nn.Module):
         return se_blocks(self)
 
 
-def cifar_resnet(depth: int = 20, num_classes: int = 10, *, se: bool = False,
-                 reduction: int = 16, width: int = 16, **knobs) -> CifarResNet:
+def cifar_resnet(depth: int = 20, num_classes: int = 10, *, width: int = 16, attn: str = "none",
+                 attn_options: Mapping[str, Any] | None = None, stages: tuple[int, ...] | None = None,
+                 position: str = "standard") -> CifarResNet:
     """A CIFAR-style ResNet of ``depth = 6n + 2`` layers (20, 32, 44, 56, 110, ...).
+
+    ``cifar_resnet(20)`` is ResNet-20, ``cifar_resnet(20, attn="se")`` SE-ResNet-20.
 
     Args:
         depth: number of weighted layers; must be ``6n + 2`` with ``n >= 1`` (8, 14, 20, ...).
         num_classes: size of the output.
-        se: put an SE block in every basic block (SE-ResNet).
-        reduction: SE reduction ratio ``r``; with ``width = 16`` the first stage's SE has
-            ``16 // 16 = 1`` hidden unit, as in the paper's CIFAR models.
         width: channels of the first stage (16 in He et al.); stages use ``w, 2w, 4w``.
-        **knobs: the ablation knobs of :class:`CifarResNet` (``pool``, ``gate``, ``stages``,
-            ``position``, ``squeeze``) and ``block``, the attention block to use in SE's place.
+        attn: what fills each unit's attention slot, a name of :data:`senet_lib.registry.ATTENTION`:
+            ``"none"`` (ResNet), ``"se"`` (SE-ResNet), ``"no_squeeze"``, ``"eca"``, ``"cbam"``, ...
+        attn_options: that block's options, e.g. ``{"reduction": 2}``; SE's default ``r = 16``
+            gives the first stage's SE ``16 // 16 = 1`` hidden unit (with ``width = 16``), as
+            in the paper's CIFAR models.
+        stages: the stages (1, 2, 3) whose units get the block; ``None``: all.
+        position: where the block sits in a unit, one of :data:`POSITIONS`.
 
     Returns:
         A :class:`CifarResNet` mapping ``(N, 3, 32, 32)`` images to ``(N, num_classes)`` logits.
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be an int of the form 6n + 2 (8, 14, 20, 32, 56, ...), got {depth!r}")
-    return CifarResNet((depth - 2) // 6, num_classes, se=se, reduction=reduction, width=width,
-                       **knobs)
+    return CifarResNet((depth - 2) // 6, num_classes, width=width, attn=attn, attn_options=attn_options,
+                       stages=stages, position=position)

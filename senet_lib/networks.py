@@ -223,36 +223,38 @@ def add_se(
 def add_attention(
     model: nn.Module,
     kind: str = "se",
-    reduction: int = 16,
+    reduction: int | None = None,
     position: str = "standard",
     stages: Iterable[int] | None = None,
     **options,
 ) -> nn.Module:
     """Insert attention blocks of one ``kind`` where :func:`add_se` inserts SE, **in place**.
 
-    ``kind`` is a key of :data:`senet_lib.successors.BLOCKS`: ``"se"``, ``"eca"``,
-    ``"cbam"``, ``"ge"`` (parameter-free gather-excite), ``"ge_learned"``, or the controls
-    ``"scale"`` and ``"constant"``. ``add_attention(model, "eca")`` gives an ECA-ResNet.
-    ``reduction``, ``position`` and ``stages`` mean what they mean for :func:`add_se`;
-    ``options`` go to each block's constructor (e.g. ``kernel_size=5`` for ECA, ``extent=8``
-    for gather-excite, ``pool="max"`` for SE) through :func:`senet_lib.successors.make_block`.
-    A block sits in the attribute ``se`` of its unit, whatever its kind.
+    ``kind`` is a name of :data:`senet_lib.registry.ATTENTION`: ``"se"``, ``"eca"``,
+    ``"cbam"``, ``"ge"`` (parameter-free gather-excite), ``"ge_learned"``, ``"no_squeeze"``, or
+    the controls ``"scale"`` and ``"constant"``. ``add_attention(model, "eca")`` gives an
+    ECA-ResNet. ``position`` and ``stages`` mean what they mean for :func:`add_se`; ``reduction``
+    (for the blocks that have one; ``None``: the block's default, 16) and ``options`` go to each
+    block (e.g. ``kernel_size=5`` for ECA, ``extent=8`` for gather-excite, ``pool="max"`` for SE)
+    through :func:`senet_lib.registry.make_attention`, the one function that builds what fills an
+    attention slot. A block sits in the attribute ``se`` of its unit, whatever its kind.
 
     Raises:
         TypeError / ValueError: as :func:`add_se`; an unknown ``kind`` or a bad option fails
             before the model changes.
     """
-    from .successors import make_block
+    from .registry import make_attention
 
-    reduction = _checks.positive_int("reduction", reduction)
+    if reduction is not None:
+        options = {"reduction": _checks.positive_int("reduction", reduction), **options}
     position = _check_position(position)
 
     def new_block(channels: int, like: nn.Module) -> nn.Module:
         """A block for ``channels`` channels, on the device and dtype of ``like``'s parameters."""
         ref = next(like.parameters())
-        return make_block(kind, channels, reduction, **options).to(device=ref.device, dtype=ref.dtype)
+        return make_attention(kind, channels, **options).to(device=ref.device, dtype=ref.dtype)
 
-    make_block(kind, 16, reduction, **options)  # bad settings fail here, before the model changes
+    make_attention(kind, 16, **options)  # bad settings fail here, before the model changes
     if isinstance(model, ResNet):
         _add_se_resnet(model, new_block, position, stages)
     elif isinstance(model, VGG):

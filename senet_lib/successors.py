@@ -17,8 +17,8 @@ how many numbers they have:
   every position. Parameter-free (GE-θ-), with a learned depthwise gather (GE-θ), and with an
   SE-style MLP on top (``mlp=True``, GE-θ+).
 
-:func:`make_block` builds any of them (and SE, and two controls with no context at all)
-from a name in :data:`BLOCKS`; :func:`senet_lib.networks.add_attention` and
+:func:`senet_lib.registry.make_attention` builds any of them (and SE, and the controls with no
+context at all) from a name; :func:`senet_lib.networks.add_attention` and
 :func:`senet_lib.cifar_resnet.cifar_resnet` use it to put them into networks.
 
 Each block has a ``gates(x)`` method returning what it multiplies ``x`` by, and its gates pass
@@ -39,19 +39,8 @@ from torch import nn
 from . import _checks
 from .block import ChannelScale, SEBlock, hidden_width, scale
 
-__all__ = ["BLOCKS", "ECABlock", "CBAMBlock", "ChannelAttention", "SpatialAttention",
-           "GatherExcite", "eca_kernel_size", "make_block", "elementwise_ops", "from_timm_state_dict"]
-
-#: The blocks :func:`make_block` builds, by name, with what each is.
-BLOCKS: dict[str, str] = {
-    "se": "SEBlock: squeeze, bottleneck MLP, sigmoid (Hu et al.)",
-    "eca": "ECABlock: squeeze, 1-D convolution across channels, sigmoid (Wang et al.)",
-    "cbam": "CBAMBlock: avg+max channel attention, then 7x7 spatial attention (Woo et al.)",
-    "ge": "GatherExcite, parameter-free (GE-θ-), extent 4",
-    "ge_learned": "GatherExcite with a learned depthwise gather (GE-θ), extent 4",
-    "scale": "control: one learned gate per channel, sigmoid(w_c), the same for every image",
-    "constant": "control: every gate fixed at 0.5, nothing learned",
-}
+__all__ = ["ECABlock", "CBAMBlock", "ChannelAttention", "SpatialAttention",
+           "GatherExcite", "eca_kernel_size", "elementwise_ops", "from_timm_state_dict"]
 
 
 def eca_kernel_size(channels: int, gamma: float = 2.0, b: float = 1.0, minimum: int = 1) -> int:
@@ -276,31 +265,6 @@ class GatherExcite(nn.Module):
     def extra_repr(self) -> str:
         return (f"channels={self.channels}, extent={self.extent or 'global'}, learned={self.learned}, "
                 f"mlp={not isinstance(self.mlp, nn.Identity)}")
-
-
-def make_block(kind: str, channels: int, reduction: int = 16, **options) -> nn.Module:
-    """Build the block called ``kind`` (a key of :data:`BLOCKS`) for ``channels`` channels.
-
-    ``reduction`` goes to the blocks that have an MLP (SE, CBAM, GE with ``mlp=True``);
-    ``options`` to the block's constructor (e.g. ``pool=`` for SE, ``kernel_size=`` for ECA,
-    ``extent=`` for GE). The ``"ge"`` and ``"ge_learned"`` kinds default to ``extent=4``.
-    """
-    if not isinstance(kind, str) or kind not in BLOCKS:
-        raise ValueError(f"kind must be one of {tuple(BLOCKS)}, got {kind!r}")
-    if kind == "se":
-        return SEBlock(channels, reduction, **options)
-    if kind == "eca":
-        return ECABlock(channels, **options)
-    if kind == "cbam":
-        return CBAMBlock(channels, reduction, **options)
-    if kind in ("ge", "ge_learned"):
-        return GatherExcite(channels, **{"extent": 4, "learned": kind == "ge_learned", "reduction": reduction,
-                                         **options})
-    if kind == "scale":
-        return ChannelScale(channels, **options)
-    from .removal import ConstantGate  # imported here: removal pulls in the training code
-
-    return ConstantGate(torch.full((_checks.positive_int("channels", channels),), 0.5))
 
 
 def elementwise_ops(block: nn.Module, shape: tuple[int, ...] | torch.Size) -> int:

@@ -12,7 +12,7 @@ def small_se_resnet() -> nn.Module:
     """A CIFAR ResNet-8 with SE blocks ``layer1.0.se`` (16), ``layer2.0.se`` (32), ``layer3.0.se``
     (64), in eval mode, whose batch norms carry non-trivial statistics so gates differ by image."""
     torch.manual_seed(0)
-    m = cifar_resnet(8, 4, se=True, width=16, reduction=4)
+    m = cifar_resnet(8, 4, attn="se", attn_options={"reduction": 4}, width=16)
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, nn.BatchNorm2d):

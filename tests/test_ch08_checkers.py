@@ -11,7 +11,7 @@ from senet_lib.cifar_resnet import cifar_resnet
 from senet_lib.cost import count_flops, count_parameters
 from senet_lib.exercises import (check_no_squeeze_flops, check_paired_interval, check_resnet_se_params,
                                  check_worst_arm)
-from senet_lib.experiments import T_CRIT_5
+from senet_lib.exercises.ch08 import T_CRIT_5
 from checking import fails_with as _expect_hint
 
 
@@ -25,7 +25,7 @@ def se_params(depth, width, r):
 @pytest.mark.parametrize("depth, width, r", [(14, 16, 16), (8, 16, 32), (20, 8, 4)])
 def test_the_formula_the_checker_wants_is_the_network_s_count(depth, width, r):
     plain = count_parameters(cifar_resnet(depth, width=width))
-    se = count_parameters(cifar_resnet(depth, width=width, reduction=r, se=True))
+    se = count_parameters(cifar_resnet(depth, width=width, attn="se", attn_options={"reduction": r}))
     assert se - plain == se_params(depth, width, r)
 
 
@@ -121,12 +121,13 @@ def test_worst_arm():
 
 def test_worst_arm_on_a_real_sweep_layout():
     """The right answer also works on the layout the sweep command writes."""
-    from senet_lib.ablations import _finish_sweep
+    from senet_lib.results import finish
 
     res = {"studies": {"s": {"paper_table": 0, "arms": ["se", "a"]}},
-           "arms": {k: {"runs": [{"seed": i, "final_test_acc": v, "test_acc": [v]} for i, v in enumerate(vals)]}
+           "arms": {k: {"runs": [{"seed": i, "final_test_acc": v, "history": {"test_acc": [v]}}
+                             for i, v in enumerate(vals)]}
                     for k, vals in {"plain": [0.1, 0.2], "se": [0.5, 0.6], "a": [0.4, 0.45]}.items()}}
-    _finish_sweep(res)
+    finish(res)
     assert worst(res, "s") == "a"
 
 

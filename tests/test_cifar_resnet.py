@@ -23,7 +23,7 @@ def test_resnet20_parameters_match_he_et_al():
 
 
 def test_se_blocks_and_their_cost():
-    plain, se = cifar_resnet(20), cifar_resnet(20, se=True)
+    plain, se = cifar_resnet(20), cifar_resnet(20, attn="se")
     blocks = se.se_blocks()
     assert len(blocks) == 9 and plain.se_blocks() == {}
     assert all(isinstance(b, SEBlock) for b in blocks.values())
@@ -35,7 +35,7 @@ def test_se_blocks_and_their_cost():
 
 def test_se_sits_after_bn2_before_the_addition():
     torch.manual_seed(0)
-    m = cifar_resnet(8, se=True, width=16).eval()
+    m = cifar_resnet(8, attn="se", width=16).eval()
     block = m.layer2[0]
     seen = {}
     block.bn2.register_forward_hook(lambda mod, i, o: seen.__setitem__("bn2", o.clone()))
@@ -74,7 +74,7 @@ def test_positions_put_se_where_the_paper_says():
     torch.manual_seed(0)
     x = torch.randn(2, 16, 8, 8)
     for position in ("pre", "post", "identity"):
-        m = cifar_resnet(8, se=True, width=16, position=position).eval()
+        m = cifar_resnet(8, attn="se", width=16, position=position).eval()
         block = m.layer2[0]  # 16 -> 32 channels, stride 2, 1x1 shortcut
         se_in, out = _record(block, x)
         with torch.no_grad():
@@ -96,22 +96,23 @@ def test_positions_put_se_where_the_paper_says():
 def test_stages_pool_gate_and_no_squeeze_reach_the_blocks():
     from senet_lib.block import NoSqueezeSE
 
-    m = cifar_resnet(14, se=True, stages=(2,), pool="max", gate="tanh")
+    m = cifar_resnet(14, attn="se", attn_options={"pool": "max", "gate": "tanh"}, stages=(2,))
     names = list(m.se_blocks())
     assert names == ["layer2.0.se", "layer2.1.se"]
     assert all(b.squeeze.pool == "max" and b.gate_name == "tanh" for b in m.se_blocks().values())
-    ns = cifar_resnet(8, se=True, squeeze=False)
+    ns = cifar_resnet(8, attn="no_squeeze")
     assert all(isinstance(b, NoSqueezeSE) for b in ns.se_blocks().values()) and len(ns.se_blocks()) == 3
     assert ns(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     # r only changes the width of the bottlenecks: r = 2 at width 16 gives 8, 16, 32 hidden units
-    assert [b.hidden for b in cifar_resnet(8, se=True, reduction=2).se_blocks().values()] == [8, 16, 32]
+    assert [b.hidden for b in cifar_resnet(8, attn="se", attn_options={"reduction": 2}).se_blocks().values()] == [8, 16, 32]
 
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(stages=(4,)), "stages"), (dict(stages=()), "stages"), (dict(stages="12"), "stages"),
-    (dict(position="3x3"), "position"), (dict(pool="median"), "pool"), (dict(gate="swish"), "gate"),
-    (dict(squeeze="no"), "squeeze"),
+    (dict(position="3x3"), "position"), (dict(attn_options={"pool": "median"}), "pool"),
+    (dict(attn_options={"gate": "swish"}), "gate"), (dict(attn_options={"squeeze": False}), "squeeze"),
+    (dict(attn="sknet"), "attn must be one of"),
 ])
 def test_bad_knobs_fail_clearly(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        cifar_resnet(8, se=True, **kwargs)
+        cifar_resnet(8, **{"attn": "se", **kwargs})

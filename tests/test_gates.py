@@ -21,7 +21,7 @@ def test_se_blocks_names_in_order(model):
 
 
 def test_se_blocks_of_plain_models():
-    plain = cifar_resnet(8, 4, se=False)
+    plain = cifar_resnet(8, 4)
     assert G.se_blocks(plain) == {}
     with pytest.raises(ValueError, match="no SE blocks"):
         G.se_blocks(plain, required=True)

@@ -14,8 +14,9 @@ from torch import nn
 from senet_lib.block import ChannelScale, SEBlock
 from senet_lib.cifar_resnet import cifar_resnet
 from senet_lib.removal import ConstantGate
-from senet_lib.successors import (BLOCKS, CBAMBlock, ECABlock, GatherExcite, eca_kernel_size,
-                                  elementwise_ops, from_timm_state_dict, make_block)
+from senet_lib.registry import ATTENTION, make_attention
+from senet_lib.successors import (CBAMBlock, ECABlock, GatherExcite, eca_kernel_size, elementwise_ops,
+                                  from_timm_state_dict)
 
 
 def _randomise(module: nn.Module, seed: int = 0) -> None:
@@ -187,17 +188,20 @@ def test_gather_excite_gates_are_constant_over_each_window():
     torch.testing.assert_close(glob(x), x * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True)))
 
 
-def test_make_block_builds_every_kind_and_each_keeps_the_shape():
+def test_make_attention_builds_every_kind_and_each_keeps_the_shape():
+    from senet_lib.block import NoSqueezeSE
+
     x = torch.randn(2, 32, 8, 8)
-    expected = {"se": SEBlock, "eca": ECABlock, "cbam": CBAMBlock, "ge": GatherExcite,
-                "ge_learned": GatherExcite, "scale": ChannelScale, "constant": ConstantGate}
-    assert set(expected) == set(BLOCKS)
+    expected = {"none": nn.Identity, "se": SEBlock, "no_squeeze": NoSqueezeSE, "eca": ECABlock,
+                "cbam": CBAMBlock, "ge": GatherExcite, "ge_learned": GatherExcite, "scale": ChannelScale,
+                "constant": ConstantGate}
+    assert set(expected) == set(ATTENTION)
     for kind, cls in expected.items():
-        block = make_block(kind, 32)
+        block = make_attention(kind, 32)
         assert type(block) is cls
         assert block(x).shape == x.shape
-    assert make_block("ge_learned", 32).learned and not make_block("ge", 32).learned
-    torch.testing.assert_close(make_block("constant", 32)(x), 0.5 * x)
+    assert make_attention("ge_learned", 32).learned and not make_attention("ge", 32).learned
+    torch.testing.assert_close(make_attention("constant", 32)(x), 0.5 * x)
 
 
 def test_channel_scale_is_the_same_for_every_image_and_learns():
@@ -236,7 +240,7 @@ def test_elementwise_ops_count_the_passes_over_the_map():
     (lambda: GatherExcite(32, extent=6, learned=True), "power of two"),
     (lambda: GatherExcite(32, extent=0, learned=True), "feature_size"),
     (lambda: GatherExcite(32, learned=1), "learned must be a bool"),
-    (lambda: make_block("sk", 32), "kind must be one of"),
+    (lambda: make_attention("sk", 32), "attn must be one of"),
     (lambda: ChannelScale(8, init=1.0), "init must be a gate value"),
 ])
 def test_bad_arguments_are_refused_with_a_clear_message(make, match):
@@ -256,20 +260,20 @@ def test_bad_input_is_refused_like_se(block):
 
 # ---- in the CIFAR ResNet -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", sorted(BLOCKS))
+@pytest.mark.parametrize("kind", sorted(ATTENTION))
 def test_cifar_resnet_takes_every_block(kind):
-    model = cifar_resnet(8, se=True, block=kind)
-    assert type(model.layer2[0].se) is type(make_block(kind, 32))
+    model = cifar_resnet(8, attn=kind)
+    assert type(model.layer2[0].se) is type(make_attention(kind, 32))
     out = model(torch.randn(2, 3, 32, 32))
     assert out.shape == (2, 10)
     out.sum().backward()
 
 
 def test_cifar_resnet_refuses_an_unknown_block_or_se_knobs_on_another_block():
-    with pytest.raises(ValueError, match="block must be one of"):
-        cifar_resnet(8, se=True, block="sknet")
-    with pytest.raises(ValueError, match="SE's knobs"):
-        cifar_resnet(8, se=True, block="eca", pool="max")
+    with pytest.raises(ValueError, match="attn must be one of"):
+        cifar_resnet(8, attn="sknet")
+    with pytest.raises(ValueError, match="'eca' takes kernel_size, minimum_kernel; got \\['pool'\\]"):
+        cifar_resnet(8, attn="eca", attn_options={"pool": "max"})
 
 
 # ---- retrofitting torchvision networks ---------------------------------------------------------------
@@ -285,7 +289,7 @@ def test_add_attention_puts_the_block_in_every_unit_of_a_torchvision_resnet(kind
     before = {k: v.clone() for k, v in model.state_dict().items()}
     assert add_attention(model, kind) is model
     units = [u for layer in (model.layer1, model.layer2, model.layer3, model.layer4) for u in layer]
-    assert all(isinstance(u, SEBasicBlock) and type(u.se) is type(make_block(kind, 64)) for u in units)
+    assert all(isinstance(u, SEBasicBlock) and type(u.se) is type(make_attention(kind, 64)) for u in units)
     assert [u.se.channels for u in units] == [64, 64, 128, 128, 256, 256, 512, 512]
     after = model.state_dict()
     assert all(torch.equal(after[k], v) for k, v in before.items())  # the network's own weights kept
@@ -319,7 +323,7 @@ def test_add_attention_refuses_bad_input_and_leaves_the_model_untouched():
     from senet_lib.networks import add_attention
 
     model = resnet18(weights=None)
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="attn must be one of"):
         add_attention(model, "sknet")
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         add_attention(model, "eca", kernel_size=4)

@@ -23,7 +23,7 @@ def _easy(n=64, seed=0):
 
 def _run(seed, **kw):
     torch.manual_seed(seed)
-    model = cifar_resnet(8, num_classes=2, width=4, se=True)
+    model = cifar_resnet(8, num_classes=2, width=4, attn="se")
     hist = train(model, _easy(), _easy(32, seed=1), epochs=2, batch_size=16, lr=0.05,
                  seed=seed, progress=False, **kw)
     return model, hist

@@ -21,7 +21,7 @@ from .timing import check_rounds, interleaved, paired_ratio, summarize
 
 __all__ = ["ATTENTION_KINDS", "NETWORKS", "attention_contenders", "bench_attention"]
 
-#: The blocks timed (keys of :data:`senet_lib.successors.BLOCKS`; chapter 10's arms).
+#: The blocks timed (names of :data:`senet_lib.registry.ATTENTION`; chapter 10's arms).
 ATTENTION_KINDS: tuple[str, ...] = ("se", "eca", "cbam", "ge", "ge_learned")
 #: network name -> (input side, default batch)
 NETWORKS: dict[str, tuple[int, int]] = {"resnet14_cifar": (32, 32), "resnet50": (224, 1)}
@@ -31,7 +31,7 @@ def attention_contenders(network: str, kinds: Sequence[str] = ATTENTION_KINDS) -
     """``{"plain": network, kind: network with that block, ...}``, seed 0, eval, no gradients."""
     from ..cifar_resnet import cifar_resnet
     from ..networks import add_attention
-    from ..successors import BLOCKS
+    from ..registry import ATTENTION as BLOCKS
 
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {tuple(NETWORKS)}, got {network!r}")
@@ -42,7 +42,7 @@ def attention_contenders(network: str, kinds: Sequence[str] = ATTENTION_KINDS) -
     for kind in ("plain", *kinds):
         torch.manual_seed(0)
         if network == "resnet14_cifar":
-            models[kind] = cifar_resnet(14, se=kind != "plain", **({} if kind == "plain" else {"block": kind}))
+            models[kind] = cifar_resnet(14, attn="none" if kind == "plain" else kind)
         else:
             import torchvision
 

@@ -9,7 +9,8 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ..successors import BLOCKS, eca_kernel_size, make_block
+from ..registry import attention_options, make_attention
+from ..successors import eca_kernel_size
 from ._core import Hint, call, checker, expect_close, expect_shape, expect_tensor
 
 __all__ = ["check_eca_kernel_size", "check_channel_pool", "check_gather_excite", "check_block_params"]
@@ -193,14 +194,16 @@ _PARAM_CASES = [("se", 64, 16), ("eca", 64, 16), ("cbam", 64, 16), ("ge", 64, 16
 
 
 def _params(kind: str, c: int, r: int) -> int:
-    return sum(p.numel() for p in make_block(kind, c, r).parameters())
+    reduction = {"reduction": r} if "reduction" in attention_options(kind) else {}
+    return sum(p.numel() for p in make_attention(kind, c, **reduction).parameters())
 
 
 @checker("The parameters of each block")
 def check_block_params(fn: Callable[[str, int, int], int]) -> str:
     """``fn(kind, channels, reduction)`` must return the number of parameters of
-    ``senet_lib.successors.make_block(kind, channels, reduction)`` for ``kind`` in ``"se"``,
-    ``"eca"``, ``"cbam"``, ``"ge"`` (extent 4, no parameters) and ``"ge_learned"`` (extent 4)."""
+    ``senet_lib.registry.make_attention(kind, channels, reduction=reduction)`` (no ``reduction``
+    for the blocks without an MLP) for ``kind`` in ``"se"``, ``"eca"``, ``"cbam"``, ``"ge"``
+    (extent 4, no parameters) and ``"ge_learned"`` (extent 4)."""
     for kind, c, r in _PARAM_CASES:
         got = _whole_number(call(fn, kind, c, r), f"your count for {kind!r}")
         want = _params(kind, c, r)
@@ -248,4 +251,4 @@ def check_block_params(fn: Callable[[str, int, int], int]) -> str:
                 raise Hint(f"{where}: extent 4 takes log2(4) = 2 stride-2 convolutions of 3 x 3, each with "
                            "its batch norm.")
         raise Hint(f"{where} the block has {want:,} parameters; you gave {got:,}.")
-    return f"right for all {len(BLOCKS) - 2} blocks on {len(_PARAM_CASES)} hidden (kind, C, r)."
+    return f"right for all {len({k for k, _, _ in _PARAM_CASES})} blocks on {len(_PARAM_CASES)} hidden (kind, C, r)."
