@@ -126,7 +126,7 @@ def _no_downsample(block, se, x):
     (_no_final_relu, "final ReLU"),
     (_plain, "plain BasicBlock"),
     (_before_bn2, "between conv2 and bn2"),
-    (_no_downsample, "raised RuntimeError"),
+    (_no_downsample, "block.downsample(x)"),
 ])
 def test_basic_block_hints(wrong, text):
     _fails_with(check_se_basic_block(wrong), text)
