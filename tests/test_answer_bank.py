@@ -96,7 +96,11 @@ def _exercise_cells(tag: str) -> list[tuple[str, str, ast.Module, ast.Module]]:
 def _run(imports: ast.Module, tree: ast.Module, checker: str, fn_name: str):
     """Define the cell's functions (after the notebook's imports) and run its check on them."""
     ns: dict = {}
-    exec(compile(imports, "<imports>", "exec"), ns)  # noqa: S102 - the book's own code
+    for node in imports.body:  # one by one: a chapter's import that fails is the notebook tests' business
+        try:
+            exec(compile(ast.Module([node], []), "<imports>", "exec"), ns)  # noqa: S102 - the book's own code
+        except ImportError:
+            pass
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
     exec(compile(ast.Module(defs, []), "<cell>", "exec"), ns)  # noqa: S102
     return getattr(ex, checker)(ns[fn_name])

@@ -43,7 +43,7 @@ def test_lr_schedule():
         if step < warm:
             return base * (step + 1) / warm
         return 0.5 * base * (1 + math.cos(math.pi * step / total))
-    _expect_hint(check_lr_schedule(cosine_from_zero), "check the cosine")
+    _expect_hint(check_lr_schedule(cosine_from_zero), "counts t from step 0")
     _expect_hint(check_lr_schedule(lambda *a: "0.1"), "float")
 
 
