@@ -66,8 +66,9 @@ def _chapter_stats(stem: str) -> tuple[int, float]:
     return exercises, len(re.findall(r"\w+", md)) / 100 + code + 12 * exercises
 
 
-def test_instructors_page_is_last_in_the_toc():
-    assert TOC[-1] == "book/instructors", "book/instructors belongs at the end of _toc.yml"
+def test_instructors_page_and_answer_key_are_last_in_the_toc():
+    assert TOC[-2:] == ["book/instructors", "book/answer_key"], \
+        "book/instructors, then the answer key (made by make learner), belong at the end of _toc.yml"
 
 
 def test_instructors_page_covers_every_chapter_with_its_exercises_and_time():
