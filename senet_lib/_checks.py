@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
+from typing import Optional
 
 import torch
 
@@ -33,8 +34,32 @@ def boolean(name: str, value: object) -> bool:
     return value
 
 
-def feature_map(name: str, x: object, channels: int | None = None) -> torch.Tensor:
-    """Check that ``x`` is a floating-point ``(N, C, H, W)`` tensor with ``C == channels``."""
+# Tracing tools and these checks. ``torch.fx.symbolic_trace`` (and torchvision's
+# ``create_feature_extractor``, built on it) calls ``forward`` with a ``Proxy`` instead of a
+# tensor, and a check that asks ``isinstance(x, torch.Tensor)`` or ``x.dim() != 4`` of a Proxy
+# cannot answer. ``torch.fx.wrap`` makes ``feature_map`` a leaf: the tracer records one call of it
+# in the graph instead of stepping inside, so the traced module runs the same checks, with the
+# same messages, on every real input. (Skipping the checks for a Proxy would lose them in the
+# traced module.) The node's result is unused, so a pass that drops dead code (as
+# ``create_feature_extractor`` does) removes it with the layers its outputs do not need.
+# ``torch.jit.script`` cannot compile f-strings with ``!r`` or ``type(x).__name__``; it does not
+# compile a call under ``if not torch.jit.is_scripting()``, so scripted modules skip the checks.
+# ``torch.compile`` and ``torch.export`` trace through the checks as ordinary Python.
+@torch.fx.wrap
+def feature_map(name: str, x: torch.Tensor, channels: Optional[int] = None) -> torch.Tensor:
+    """Check that ``x`` is a floating-point ``(N, C, H, W)`` tensor with ``C == channels``; return it.
+
+    Raises ``TypeError`` for a non-tensor or an integer tensor, ``ValueError`` for another
+    number of dimensions, another channel count or an empty ``H x W``. A leaf function for
+    ``torch.fx`` (the check runs in the traced module) and a no-op in TorchScript.
+    """
+    if not torch.jit.is_scripting():
+        _check_feature_map(name, x, channels)
+    return x
+
+
+def _check_feature_map(name: str, x: object, channels: int | None) -> None:
+    """The Python checks of :func:`feature_map`."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}"
@@ -56,7 +81,6 @@ def feature_map(name: str, x: object, channels: int | None = None) -> torch.Tens
         raise ValueError(
             f"{name} must have a non-empty spatial size, got H x W = {x.shape[2]} x {x.shape[3]}"
         )
-    return x
 
 
 def gate_matrix(name: str, gates: object) -> torch.Tensor:

@@ -54,15 +54,15 @@ def squeeze(x: torch.Tensor, pool: str = "avg") -> torch.Tensor:
     """One number per channel: ``(N, C, H, W) -> (N, C)``, the mean (``pool="avg"``), the
     maximum (``"max"``), their average (``"avgmax"``) or the population standard deviation
     (``"std"``) over ``H`` and ``W``."""
+    if not torch.jit.is_scripting():  # TorchScript cannot compile the message; Squeeze checked pool
+        _choice("pool", pool, POOLS)
     if pool == "avg":  # global average pooling, the op of the classic AdaptiveAvgPool2d(1)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
     if pool == "max":
         return x.amax(dim=(2, 3))
     if pool == "avgmax":
         return 0.5 * (x.mean(dim=(2, 3)) + x.amax(dim=(2, 3)))
-    if pool == "std":
-        return x.std(dim=(2, 3), correction=0)
-    raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    return x.std(dim=(2, 3), correction=0)  # "std"
 
 
 def excite(z: torch.Tensor, fc1: Callable, fc2: Callable, gate: Callable = torch.sigmoid,
@@ -76,7 +76,7 @@ def excite(z: torch.Tensor, fc1: Callable, fc2: Callable, gate: Callable = torch
 
 def scale(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """Multiply channel ``c`` of ``x (N, C, H, W)`` by gate ``s[:, c]`` (``s`` is ``(N, C)``)."""
-    return x * s.view(*s.shape, 1, 1)  # (N, C, 1, 1) broadcasts over H and W
+    return x * s[:, :, None, None]  # (N, C, 1, 1) broadcasts over H and W
 
 
 def hidden_width(channels: int, reduction: int) -> int:
@@ -119,7 +119,12 @@ class SEBlock(nn.Module):
     ``gate``. A forward hook on ``gate`` sees the ``(N, C)`` gates of every forward pass.
 
     Shapes: input ``(N, C, H, W)`` floating point; output the same shape and dtype.
+
+    Traceable: ``torch.fx.symbolic_trace``, torchvision's ``create_feature_extractor`` (node
+    ``gate`` holds the gates), ``torch.export``, ``torch.compile`` and ``torch.jit.script``.
     """
+
+    __jit_unused_properties__ = ["gate_name"]  # TorchScript compiles properties; this one is for repr
 
     def __init__(self, channels: int, reduction: int = 16, *, pool: str = "avg",
                  gate: str = "sigmoid", bias1: bool = False, bias2: bool = True) -> None:
@@ -134,8 +139,10 @@ class SEBlock(nn.Module):
         self.gate = GATES[_choice("gate", gate, GATES)]()
 
     def excite(self, z: torch.Tensor) -> torch.Tensor:
-        """Excitation: ``(N, C)`` channel descriptors -> ``(N, C)`` gates."""
-        return excite(z, self.fc1, self.fc2, self.gate, self.relu)
+        """Excitation: ``(N, C)`` channel descriptors -> ``(N, C)`` gates.
+
+        :func:`excite` written out (TorchScript cannot pass modules to a function)."""
+        return self.gate(self.fc2(self.relu(self.fc1(z))))
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """Squeeze then excite: ``(N, C, H, W) -> (N, C)`` gates (in (0, 1) for a sigmoid)."""
@@ -182,7 +189,7 @@ class NoSqueezeSE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.feature_map("x", x, self.channels)
-        return x * excite(x, self.conv1, self.conv2, self.gate, self.relu)
+        return x * self.gate(self.conv2(self.relu(self.conv1(x))))  # excite(x, conv1, conv2) per position
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, reduction={self.reduction} (hidden={self.hidden})"
