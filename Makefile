@@ -14,18 +14,24 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
+# Every package requirements.txt pulls in, at an exact version; `make lock` remakes it (tools/lock.py).
+LOCK   := requirements-lock.txt
 # make test executes each notebook once, in a copy of the book here (not under _build, which nbmake skips);
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: book test unit notebooks learner-notebooks strict-book links browser learner student clean
+.PHONY: lock book test unit notebooks learner-notebooks strict-book links browser learner student clean
 
-# (Re)install when requirements.txt or pyproject.toml is newer than the last install.
-$(STAMP): requirements.txt pyproject.toml
+# (Re)install when requirements.txt, the lock or pyproject.toml is newer than the last install.
+$(STAMP): requirements.txt $(LOCK) pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -c $(LOCK)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+# After changing requirements.txt: resolve it from scratch in an empty venv and pin everything.
+lock:
+	python3 tools/lock.py
 
 book: $(STAMP)
 	$(JB) build . --keep-going
