@@ -436,12 +436,12 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
     (the reference, the dotted line at 0). For every seed that both the arm and ``"se"`` ran,
     one grey marker (one marker shape per seed) at ``100 * (acc_arm - acc_se)``; with two or
     more seeds, a black bar at the mean and a 95 % interval ``mean ± t * s / sqrt(n)`` (Student's
-    ``t`` for ``n - 1`` degrees of freedom, :data:`senet_lib.experiments.T_CRIT_5`). Arms
+    ``t`` for ``n - 1`` degrees of freedom, :func:`senet_lib.report.t_critical`). Arms
     without runs keep their column, empty. The y-axis spans the markers and means; an interval
     that reaches beyond it is cut at the edge, where a black arrowhead shows it goes on (with
     two seeds, ``t = 12.7``, intervals are wider than any difference). Returns the axes.
     """
-    from .experiments import T_CRIT_5
+    from .report import t_critical
 
     studies = results.get("studies", {}) if isinstance(results, Mapping) else {}
     if study not in studies:
@@ -474,7 +474,7 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
         if len(d) > 1:
             vals = np.array(list(d.values()))
             mean = vals.mean()
-            half = T_CRIT_5[min(len(vals) - 1, len(T_CRIT_5)) - 1] * vals.std(ddof=1) / np.sqrt(len(vals))
+            half = t_critical(len(vals) - 1) * vals.std(ddof=1) / np.sqrt(len(vals))
             ax.errorbar(i + 0.1, mean, yerr=half, fmt="_", color="black", markersize=14, capsize=4,
                         elinewidth=1.6, label=None if drawn_mean else "mean ± 95 % interval (t)")
             drawn_mean = True

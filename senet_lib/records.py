@@ -4,12 +4,12 @@
   ``python -m senet_lib.experiments`` and ``python -m senet_lib.bench``), so that a number can be
   traced to where it was measured.
 * :func:`load_results`: a results file of ``senet_lib/results/`` (package data, read with
-  ``importlib.resources``, so it works from an installed wheel), as a dict.
+  ``importlib.resources``, so it works from an installed wheel), as a dict; a training
+  experiment's file in the schema of :mod:`senet_lib.results` (an older one converted on reading).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from importlib import metadata, resources
@@ -69,7 +69,8 @@ def environment() -> dict[str, Any]:
 
 def load_results(name: str) -> dict[str, Any]:
     """The results file ``name`` shipped in ``senet_lib/results/`` (e.g. ``"bench_cpu.json"``,
-    ``"compare_photos.json"``), as a dict; the file says which command wrote it."""
+    ``"compare_photos.json"``), as a dict; the file says which command wrote it. A training
+    experiment's file comes in :mod:`senet_lib.results`' format (:func:`senet_lib.results.read_results`)."""
     if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".json"):
         raise ValueError(f"name must be a file name ending in .json, got {name!r}")
     folder = resources.files("senet_lib") / "results"
@@ -77,4 +78,7 @@ def load_results(name: str) -> dict[str, Any]:
     if not ref.is_file():
         available = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json"))
         raise FileNotFoundError(f"no results file {name!r} in senet_lib/results; available: {available}")
-    return json.loads(ref.read_text(encoding="utf-8"))
+    from .results import read_results
+
+    with resources.as_file(ref) as path:
+        return read_results(path)

@@ -33,7 +33,7 @@ __all__ = ["ATTENTION", "attention_options", "make_attention"]
 #: Every block the slot can hold, by name, with what it is.
 ATTENTION: dict[str, str] = {
     "none": "nothing: the slot is an identity (the plain network)",
-    "se": "SEBlock: squeeze, bottleneck MLP, sigmoid (Hu et al.); options reduction, pool, gate, bias1, bias2",
+    "se": "SEBlock: squeeze, bottleneck MLP, sigmoid (Hu et al.)",
     "no_squeeze": "NoSqueezeSE: SE's bottleneck as 1x1 convolutions at every position, no squeeze (paper Table 16)",
     "scale": "control: one learned gate per channel, sigmoid(w_c), the same for every image",
     "constant": "control: every gate fixed at 0.5 (option value), nothing learned",

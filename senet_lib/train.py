@@ -2,20 +2,20 @@
 
 :func:`train` trains a classifier for a number of epochs and returns a :class:`History`
 with one entry per epoch (loss and accuracy on the training and the test data, learning
-rate, seconds). Runs are reproducible: the same ``seed`` gives the same shuffling, the
-same augmentation and the same numbers on the same CPU (PyTorch's CPU kernels used here
-are deterministic; on a GPU small differences remain unless you enable
-``torch.use_deterministic_algorithms``).
+rate, seconds). Each step is :func:`train_step`: forward, cross-entropy, backward, update.
+Runs are reproducible: the same ``seed`` gives the same shuffling, the same augmentation and
+the same numbers on the same CPU (PyTorch's CPU kernels used here are deterministic; on a GPU
+small differences remain unless you enable ``torch.use_deterministic_algorithms``).
 
-Progress is a tqdm text bar over all batches (``progress=False`` turns it off). In a
-terminal it goes to stdout; in a notebook it is one output that updates in place, so
-the executed pages of the book keep just its final state (see :class:`_DisplayLine`).
+Scoring a trained model: :func:`evaluate` (a ``DataLoader``), :func:`outputs`, :func:`predict`,
+:func:`accuracy` (tensors in memory); :func:`throughput` times the training step. What differs
+under ``torchrun`` is in :mod:`senet_lib.distributed`, the progress bar in
+:mod:`senet_lib.progress`, the choice of device in :mod:`senet_lib.device`.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -25,10 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from . import _checks
+from . import _checks, distributed
+from .device import pick_device
+from .progress import progress_bar
 
-__all__ = ["History", "train", "evaluate", "outputs", "predict", "accuracy", "pick_device", "throughput",
-           "random_flip", "lr_at"]
+__all__ = ["History", "train", "train_step", "sgd", "evaluate", "outputs", "predict", "accuracy",
+           "throughput", "random_flip", "lr_at"]
 
 
 @dataclass
@@ -54,50 +56,12 @@ class History:
     def __len__(self) -> int:
         return len(self.epoch)
 
-
-#: What :func:`pick_device` accepts by name (or any ``torch.device`` / "cuda:1" style string).
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
-
-
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to train on: ``None`` or ``"auto"`` picks CUDA, else Apple's MPS, else the CPU;
-    a named device must exist here (``"cuda"`` without a GPU is an error, not a silent CPU run).
-    Under ``torchrun`` with CUDA, ``"auto"`` / ``"cuda"`` mean this process's GPU (``LOCAL_RANK``).
-    """
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            device = "cuda"
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            device = "mps"
-        else:
-            device = "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device must be one of {DEVICES} or a torch device such as 'cuda:1', "
-                         f"got {device!r}") from e
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r}: no CUDA GPU is available on this machine "
-                             "(use 'auto' or 'cpu')")
-        if dev.index is None:
-            dev = torch.device("cuda", _world()[2])
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
-                                  and torch.backends.mps.is_available()):
-        raise ValueError(f"device={device!r}: Apple's MPS is not available on this machine")
-    return dev
-
-
-def _world() -> tuple[int, int, int]:
-    """``(world size, rank, local rank)``: ``(1, 0, 0)`` unless a process group is running
-    (``torchrun`` + :func:`torch.distributed.init_process_group`)."""
-    import os
-
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0))
-    return 1, 0, 0
+    def append(self, **row: float) -> None:
+        """Add one epoch's row: a value for every column."""
+        if set(row) != set(self.to_dict()):
+            raise ValueError(f"a row needs the columns {list(self.to_dict())}, got {sorted(row)}")
+        for name, value in row.items():
+            getattr(self, name).append(value)
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -112,6 +76,31 @@ def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int) -> flo
         return base_lr * (step + 1) / warmup_steps
     t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * t))
+
+
+def sgd(model: nn.Module, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
+    """SGD with Nesterov momentum; weight decay on the weights (tensors of 2 or more dimensions),
+    not on batch-norm and bias parameters."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    return torch.optim.SGD(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, momentum=momentum, nesterov=momentum > 0,
+    )
+
+
+def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               *, amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step on the batch ``x (N, C, H, W)``, ``y (N,)``: forward, cross-entropy, backward,
+    update. Returns the batch's mean loss (a scalar) and its logits ``(N, K)``, detached.
+    ``amp``: the forward pass in bfloat16 (``torch.autocast``), the loss in float32."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = net(x)
+        loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,54 +162,24 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | None =
     return total_loss / n, correct / n
 
 
-class _DisplayLine:
-    """A file-like target for tqdm that shows the bar as one updatable notebook output.
-
-    tqdm writes ``"\\r" + bar`` to its file; in a Jupyter kernel plain text output would keep
-    every state (a saved notebook and the rendered book would show dozens of lines). Here
-    each state replaces the previous one through an IPython display handle
-    (``update_display_data``), which JupyterLab, Colab and nbclient all honour, so the
-    live page shows a moving bar and the saved page shows its final state only.
-    """
-
-    def __init__(self) -> None:
-        from IPython.display import Pretty, display
-
-        self._pretty = Pretty
-        self._handle = display(Pretty(""), display_id=True)
-
-    def write(self, s: str) -> None:
-        text = s.replace("\r", "").strip("\n")
-        if text:
-            self._handle.update(self._pretty(text))
-
-    def flush(self) -> None:
-        pass
-
-
-def _in_notebook() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, Colab, nbclient), False in a terminal."""
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        return shell is not None and "IPKernelApp" in shell.config
-    except ImportError:
-        return False
-
-
-def _progress_bar(total: int, desc: str, enabled: bool):
-    """A tqdm text bar: to stdout in a terminal, as one updatable output in a notebook.
-
-    The text bar (not ``tqdm.auto``'s widget) is used on purpose: the widget needs
-    ``ipywidgets`` and its saved state, without which the rendered book shows nothing
-    or a placeholder.
-    """
-    from tqdm.std import tqdm
-
-    out = _DisplayLine() if (enabled and _in_notebook()) else sys.stdout
-    return tqdm(total=total, desc=desc, unit="batch", disable=not enabled, file=out,
-                mininterval=0.5)
+def _check_arguments(model, train_data, epochs, batch_size, lr, amp, channels_last) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _checks.positive_int("epochs", epochs)
+    _checks.positive_int("batch_size", batch_size)
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if len(train_data) < batch_size:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the training set ({len(train_data)} samples): "
+            "with the last incomplete batch dropped there would be nothing to train on"
+        )
+    _checks.boolean("amp", amp)
+    _checks.boolean("channels_last", channels_last)
+    if batch_size % distributed.world():
+        raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes "
+                         f"({distributed.world()}): each process takes batch_size / "
+                         f"{distributed.world()} images per step")
 
 
 def train(
@@ -251,8 +210,7 @@ def train(
         epochs: passes over ``train_data``.
         batch_size: images per step; the last, smaller batch of an epoch is dropped.
         lr: peak learning rate, reached after ``warmup_epochs`` and decayed to 0 by a cosine.
-        momentum, weight_decay: of SGD; weight decay is not applied to batch-norm and bias
-            parameters (1-D tensors).
+        momentum, weight_decay: of SGD (:func:`sgd`).
         augment: ``augment(x, generator)`` applied to each training batch; ``None`` for none.
         seed: seeds the shuffling and the augmentation (the model's initialisation is
             whatever it is when you pass it: seed before you build it).
@@ -262,72 +220,34 @@ def train(
         amp: compute the forward pass in bfloat16 (``torch.autocast``); the weights stay float32.
         channels_last: store images and weights channels-last (faster convolutions on GPUs).
 
-    Under ``torchrun`` (a running process group) training is data-parallel with
-    ``DistributedDataParallel``: ``batch_size`` is the global batch, split evenly across the
-    processes (it must be divisible by their number); each process draws its share of every
-    epoch with a ``DistributedSampler`` seeded by ``seed`` and augments with a generator seeded
-    from ``seed`` and its rank; gradients are averaged, so every process holds the same weights.
-    Batch norm becomes ``SyncBatchNorm`` on CUDA, so its statistics cover the global batch; on
-    the CPU (gloo) PyTorch's SyncBatchNorm is not available and each process normalises with
-    its own share. The history (losses, accuracies) covers the global batch.
+    Under ``torchrun`` (a running process group) training is data-parallel
+    (:mod:`senet_lib.distributed`): ``batch_size`` is the global batch, split evenly across the
+    processes; each process draws its share of every epoch with a ``DistributedSampler`` seeded
+    by ``seed`` and augments with a generator seeded from ``seed`` and its rank; gradients are
+    averaged, so every process holds the same weights. Batch norm becomes ``SyncBatchNorm`` on
+    CUDA; on the CPU (gloo) each process normalises with its own share. The history covers the
+    global batch.
 
     Returns:
         A :class:`History`, one entry per epoch.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    epochs = _checks.positive_int("epochs", epochs)
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if len(train_data) < batch_size:
-        raise ValueError(
-            f"batch_size={batch_size} is larger than the training set ({len(train_data)} samples): "
-            "with the last incomplete batch dropped there would be nothing to train on"
-        )
-    _checks.boolean("amp", amp)
-    _checks.boolean("channels_last", channels_last)
-    world, rank, _ = _world()
-    if batch_size % world:
-        raise ValueError(f"batch_size={batch_size} must be divisible by the number of processes "
-                         f"({world}): each process takes batch_size / {world} images per step")
+    _check_arguments(model, train_data, epochs, batch_size, lr, amp, channels_last)
     device = pick_device(device)
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    net = _data_parallel(model, device) if world > 1 else model
+    layout = torch.channels_last if channels_last else torch.preserve_format
+    model.to(device, memory_format=layout)
+    net = distributed.data_parallel(model, device)
+    gen = torch.Generator().manual_seed(seed + 1_000_003 * distributed.rank())  # shuffle, augment
+    loader = distributed.train_loader(train_data, batch_size, gen, seed)
+    test_loader = DataLoader(test_data, batch_size=256) if test_data is not None else None
+    optimizer = sgd(model, lr, momentum, weight_decay)
+    total_steps = epochs * len(loader)
+    warmup_steps = max(1, round(warmup_epochs * len(loader)))
 
-    # shuffling and augmentation; process 0 of a distributed run draws like a single process
-    gen = torch.Generator().manual_seed(seed + 1_000_003 * rank)
-    if world > 1:
-        from torch.utils.data.distributed import DistributedSampler
-
-        sampler = DistributedSampler(train_data, num_replicas=world, rank=rank, shuffle=True,
-                                     seed=seed, drop_last=True)
-        loader = DataLoader(train_data, batch_size=batch_size // world, sampler=sampler, drop_last=True)
-    else:
-        sampler = None
-        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, drop_last=True,
-                            generator=gen)
-    test_loader = (DataLoader(test_data, batch_size=256) if test_data is not None else None)
-    progress = progress and rank == 0
-
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
-    optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr, momentum=momentum, nesterov=momentum > 0,
-    )
-    steps_per_epoch = len(loader)
-    total_steps = epochs * steps_per_epoch
-    warmup_steps = max(1, round(warmup_epochs * steps_per_epoch))
-
-    history = History()
-    step = 0
-    with _progress_bar(total_steps, desc, progress) as bar:
+    history, step = History(), 0
+    with progress_bar(total_steps, desc, progress and distributed.rank() == 0) as bar:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             model.train()
-            if sampler is not None:
-                sampler.set_epoch(epoch)
             seen, loss_sum, correct = 0, 0.0, 0
             for x, y in loader:
                 for group in optimizer.param_groups:
@@ -337,63 +257,33 @@ def train(
                     x = augment(x, gen)
                 if channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = net(x)
-                    loss = F.cross_entropy(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss, logits = train_step(net, optimizer, x, y, amp=amp)
                 step += 1
                 seen += len(y)
                 loss_sum += loss.item() * len(y)
                 correct += (logits.argmax(1) == y).sum().item()
                 bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}",
-                                acc=f"{correct / seen:.3f}", refresh=False)
-            if world > 1:  # the epoch's statistics over all processes
-                seen, loss_sum, correct = _all_reduce_sum(seen, loss_sum, correct, device=device)
-            test_loss, test_acc = (evaluate(model, test_loader, device)
-                                   if test_loader is not None else (math.nan, math.nan))
-            history.epoch.append(epoch)
-            history.train_loss.append(loss_sum / seen)
-            history.train_acc.append(correct / seen)
-            history.test_loss.append(test_loss)
-            history.test_acc.append(test_acc)
-            history.lr.append(optimizer.param_groups[0]["lr"])
-            history.seconds.append(time.perf_counter() - start)
+                bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
+                                refresh=False)
+            seen, loss_sum, correct = distributed.all_reduce_sum(seen, loss_sum, correct, device=device)
+            test_loss, test_acc = (evaluate(model, test_loader, device) if test_loader is not None
+                                   else (math.nan, math.nan))
+            history.append(epoch=epoch, train_loss=loss_sum / seen, train_acc=correct / seen,
+                           test_loss=test_loss, test_acc=test_acc, lr=optimizer.param_groups[0]["lr"],
+                           seconds=time.perf_counter() - start)
             if test_loader is not None:
-                bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}",
-                                acc=f"{correct / seen:.3f}", test_acc=f"{test_acc:.3f}")
+                bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
+                                test_acc=f"{test_acc:.3f}")
     model.eval()
     return history
-
-
-def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
-    """``model`` wrapped for data-parallel training (SyncBatchNorm on CUDA, then DDP)."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    if device.type == "cuda":
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DistributedDataParallel(model, device_ids=[device.index])
-    return DistributedDataParallel(model)
-
-
-def _all_reduce_sum(*values: float, device: torch.device) -> list[float]:
-    """The sums over all processes of ``values``."""
-    import torch.distributed as dist
-
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    seen, loss_sum, correct = t.tolist()
-    return [int(seen), loss_sum, int(correct)]
 
 
 def throughput(model: nn.Module, *, batch_size: int = 128, steps: int = 3, warmup: int = 1,
                image_size: int = 32, num_classes: int = 10, device: str | torch.device | None = "cpu",
                amp: bool = False) -> float:
-    """Training images per second of ``model``: ``steps`` SGD steps (after ``warmup`` untimed
-    ones) on random ``(batch_size, 3, image_size, image_size)`` batches, the work :func:`train`
-    does per step (forward, cross-entropy, backward, update). The model's weights change."""
+    """Training images per second of ``model``: ``steps`` calls of :func:`train_step` (after
+    ``warmup`` untimed ones) on random ``(batch_size, 3, image_size, image_size)`` batches, the
+    work :func:`train` does per step. The model's weights change."""
     batch_size = _checks.positive_int("batch_size", batch_size)
     steps = _checks.positive_int("steps", steps)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
@@ -408,10 +298,6 @@ def throughput(model: nn.Module, *, batch_size: int = 128, steps: int = 3, warmu
         if i == warmup:
             sync()
             t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = F.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, x, y, amp=amp)
     sync()
     return steps * batch_size / (time.perf_counter() - t0)

@@ -5,7 +5,8 @@ import shutil
 import pytest
 import torch
 
-from senet_lib import checkpoints, experiments
+from senet_lib import checkpoints
+from senet_lib.results import sha256_of
 from senet_lib.records import load_results
 
 
@@ -19,6 +20,17 @@ def test_load_trained_gives_the_documented_model_and_meta():
         assert model(torch.zeros(2, 3, 32, 32)).shape == (2, len(meta["class_names"]))
     plain, pmeta = checkpoints.load_trained("plain")
     assert plain.se_blocks() == {} and pmeta["class_names"] == meta["class_names"]
+    # built from the configuration the results file records for that run
+    assert meta["config"]["attn"] == "se" and pmeta["config"]["attn"] == "none"
+    assert meta["config"]["seed"] == meta["seed"] and meta["config"]["depth"] == meta["architecture"]["depth"]
+
+
+def test_load_trained_refuses_a_checkpoint_the_results_file_does_not_describe(tmp_path):
+    from senet_lib.config import RunConfig
+
+    path, sha = _shipped_copy(tmp_path, "se")
+    with pytest.raises(checkpoints.CheckpointError, match="Missing key|Unexpected key|size mismatch"):
+        checkpoints.load_checkpoint(path, sha, config=RunConfig(depth=20, attn="eca"))
 
 
 def test_shipped_files_are_small():
@@ -63,7 +75,7 @@ def test_hash_ok_but_not_a_checkpoint(tmp_path):
     path = tmp_path / "junk.pt"
     torch.save({"weights": torch.zeros(3)}, path)
     with pytest.raises(checkpoints.CheckpointError, match="junk.pt"):
-        checkpoints.load_checkpoint(path, experiments.sha256_of(path))
+        checkpoints.load_checkpoint(path, sha256_of(path))
 
 
 def test_bad_kind():

@@ -52,11 +52,11 @@ def test_compare_under_torchrun_completes_and_only_rank_0_writes(tmp_path):
                      "--checkpoint-dir", str(ckpt)])
     assert run.returncode == 0, run.stderr[-3000:]
     res = json.loads(out.read_text())
-    assert res["environment"]["world_size"] == 2
+    assert res["sessions"][0]["environment"]["world_size"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "r.json"]  # no stray files
     assert sorted(p.name for p in ckpt.iterdir()) == ["photos_resnet8_plain.pt", "photos_resnet8_se.pt"]
     assert run.stdout.count("written to") == 1  # one report, from rank 0
-    assert set(res["settings"]) >= {"seeds", "epochs", "depth"} and res["models"]["se"]["runs"]
+    assert set(res["settings"]) >= {"seeds", "epochs", "depth"} and res["arms"]["se"]["runs"]
 
 
 def test_bad_launches_fail_clearly(tmp_path):

@@ -1,12 +1,16 @@
-"""The experiment command: a smoke run writes a complete, valid results file and checkpoints."""
+"""The experiment commands and the one runner behind them: a smoke run writes a complete, valid
+results file and checkpoints; resuming, extending, reusing and refusing; the command line made
+from the configuration's fields."""
 
 import json
 import shlex
+from dataclasses import fields, replace
 
 import pytest
 import torch
 
-from senet_lib import ablations, checkpoints, experiments, records
+from senet_lib import ablations, checkpoints, config, experiments, records, report, runner
+from senet_lib.results import run_config, sha256_of
 
 SMOKE = ["compare", "--dataset", "photos", "--seeds", "0", "1", "--epochs", "1", "--depth", "8",
          "--width", "4", "--per-class", "4", "--test-per-class", "3", "--batch-size", "8",
@@ -23,25 +27,28 @@ def smoke(tmp_path_factory):
 
 def test_results_file_is_complete(smoke):
     folder, argv, res = smoke
+    assert res["format"] == 2 and res["complete"]
     assert res["command"] == shlex.join(["python", "-m", "senet_lib.experiments", *argv])
     assert res["settings"]["seeds"] == [0, 1] and res["settings"]["epochs"] == 1
-    assert res["architecture"]["depth"] == 8 and res["dataset"]["n_train"] == 40
+    assert res["settings"]["depth"] == 8 and res["dataset"]["n_train"] == 40
+    assert res["studies"] == {"compare": ablations.STUDIES["compare"]}
     assert len(res["dataset"]["classes"]) == len(res["dataset"]["credits"]) >= 8
     for kind in ("plain", "se"):
-        m = res["models"][kind]
+        m = res["arms"][kind]
+        assert m["model"] == ablations.arm_config(config.RunConfig(), kind).arm()
         assert [r["seed"] for r in m["runs"]] == [0, 1]
         for r in m["runs"]:
             assert len(r["history"]["test_acc"]) == 1 and r["wall_time_s"] > 0
             assert r["final_test_acc"] == r["history"]["test_acc"][-1]
+            assert run_config(res, kind, r["seed"]).seed == r["seed"]
         acc = m["final_test_acc"]
-        assert acc["mean"] == pytest.approx(sum(acc["values"]) / 2)
-        assert acc["std"] >= 0
-    assert res["models"]["se"]["params"] > res["models"]["plain"]["params"]
-    diff = res["se_minus_plain"]["values"]
-    assert diff == pytest.approx([s["final_test_acc"] - p["final_test_acc"] for p, s in
-                                  zip(res["models"]["plain"]["runs"], res["models"]["se"]["runs"])])
-    env = res["environment"]
-    assert {"torch", "torchvision", "senet_lib", "python", "machine", "platform"} <= set(env)
+        assert acc["mean"] == pytest.approx(sum(acc["values"]) / 2) and acc["std"] >= 0
+    assert res["arms"]["se"]["params"] > res["arms"]["plain"]["params"]
+    assert res["arms"]["se"]["flops"] > res["arms"]["plain"]["flops"]
+    session = res["sessions"][0]
+    assert session["runs"] == 4 and session["jobs"] == 1 and session["options"]["threads"] == 1
+    assert {"torch", "torchvision", "senet_lib", "python", "machine", "platform", "device",
+            "world_size"} <= set(session["environment"])
     assert res["wall_time_s"] > 0
 
 
@@ -50,9 +57,9 @@ def test_checkpoints_recorded_and_loadable(smoke):
     for kind in ("plain", "se"):
         entry = res["checkpoints"][kind]
         path = folder / "ckpt" / entry["file"]
-        assert entry["sha256"] == experiments.sha256_of(path) and entry["bytes"] == path.stat().st_size
+        assert entry["sha256"] == sha256_of(path) and entry["bytes"] == path.stat().st_size
         model, meta = checkpoints.load_checkpoint(path, entry["sha256"])
-        assert meta["architecture"]["se"] == (kind == "se") and meta["seed"] == 0
+        assert meta["config"] == run_config(res, kind, 0).to_dict() and meta["config"]["seed"] == 0
         assert bool(model.se_blocks()) == (kind == "se") and not model.training
 
 
@@ -72,7 +79,7 @@ def test_existing_results_and_checkpoints_are_not_overwritten_without_force(smok
     assert {p: p.read_bytes() for p in before} == before
     # with --force they are replaced, and the recorded settings do not include the flag
     res = experiments.main(argv + ["--force"])
-    assert "force" not in res["settings"]
+    assert "force" not in res["settings"] and len(res["sessions"]) == 1
     assert json.loads((folder / "r.json").read_text())["command"].endswith("--force")
 
 
@@ -93,34 +100,12 @@ def test_colour_cast_and_exposure_options_reach_the_patches(tmp_path):
     assert not (tmp_path / "bad.json").exists()
 
 
-def test_paired_summary_on_known_numbers():
-    res = {"se_minus_plain": {"values": [0.03, 0.04, 0.05]},
-           "models": {"plain": {"final_test_acc": {"mean": 0.5, "std": 0.01}},
-                      "se": {"final_test_acc": {"mean": 0.54, "std": 0.02}}}}
-    s = experiments.paired_summary(res)
-    assert s["n"] == 3 and s["wins"] == 3 and s["mean"] == pytest.approx(4.0)
-    assert s["std"] == pytest.approx(1.0) and s["sem"] == pytest.approx(1 / 3 ** 0.5)
-    assert s["t"] == pytest.approx(4 * 3 ** 0.5) and s["t_crit"] == 4.30 and s["clear"]
-    assert s["plain"] == {"mean": 50.0, "std": 1.0} and s["se"]["mean"] == pytest.approx(54.0)
-    res["se_minus_plain"]["values"] = [0.03, -0.02, 0.0]            # mean +0.33, t = 0.23
-    s = experiments.paired_summary(res)
-    assert not s["clear"] and s["wins"] == 1
-    with pytest.raises(ValueError, match="at least 2 seeds"):
-        experiments.paired_summary({**res, "se_minus_plain": {"values": [0.01]}})
-
-
-def test_summarize():
-    s = experiments.summarize([0.5, 0.7])
-    assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0.1414, abs=1e-4)
-    assert experiments.summarize([0.3])["std"] == 0.0
-
-
 def test_shipped_results_were_made_by_the_command():
     res = records.load_results("compare_photos.json")
     assert res["command"].startswith("python -m senet_lib.experiments compare")
     assert len(res["settings"]["seeds"]) >= 3
     for kind in ("plain", "se"):
-        assert len(res["models"][kind]["runs"]) == len(res["settings"]["seeds"])
+        assert len(res["arms"][kind]["runs"]) == len(res["settings"]["seeds"])
     # the patches the command trained on are the ones photo_patches makes today
     from senet_lib.data import photo_patches
 
@@ -143,9 +128,9 @@ def test_chapter6_claims_hold_for_the_shipped_results():
     for k in ("depth", "width", "epochs", "per_class", "test_per_class", "seeds", "lr", "batch_size"):
         assert cast_res["settings"][k] == nocast_res["settings"][k], k
     # chapter 7: "Chapter 6 found SE-ResNet-20 clearly ahead of ResNet-20 on this task"
-    with_cast = experiments.paired_summary(cast_res)
+    with_cast = report.paired_summary(cast_res)
     assert with_cast["clear"] and with_cast["mean"] > 0
-    assert cast_res["architecture"]["depth"] == 20
+    assert cast_res["settings"]["depth"] == 20
 
 
 def test_load_results_errors():
@@ -170,42 +155,92 @@ def test_cifar10_path_of_the_command_on_a_fixture(tmp_path, monkeypatch):
                             "--out", str(tmp_path / "c.json")])
     assert res["dataset"]["name"] == "cifar10" and res["dataset"]["n_train"] == 16
     assert res["dataset"]["n_test"] == 10 and len(res["dataset"]["classes"]) == 10
-    assert json.loads((tmp_path / "c.json").read_text())["models"]["se"]["runs"][0]["seed"] == 0
+    assert res["sessions"][0]["options"]["data_root"] == str(tmp_path)
+    assert json.loads((tmp_path / "c.json").read_text())["arms"]["se"]["runs"][0]["seed"] == 0
 
 
-# --- settings ----------------------------------------------------------------------------------
+# --- the configuration and the command line ---------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(dataset="imagenet"), "dataset"), (dict(seeds=()), "seeds"), (dict(seeds=(0, 0)), "distinct"),
-    (dict(seeds=(-1,)), "seeds"), (dict(epochs=0), "epochs"), (dict(depth=21), "depth"),
-    (dict(lr=-0.1), "lr"), (dict(batch_size=2.5), "batch_size"),
+    (dict(dataset="imagenet"), "dataset"), (dict(epochs=0), "epochs"), (dict(depth=21), "depth"),
+    (dict(lr=-0.1), "lr"), (dict(lr=0), "lr"), (dict(batch_size=2.5), "batch_size"), (dict(seed=-1), "seed"),
+    (dict(attn="sknet"), "attn"), (dict(attn="se", attn_options={"ratio": 4}), "ratio"),
+    (dict(stages=(4,)), "stages"), (dict(position="middle"), "position"), (dict(amp="yes"), "amp"),
 ])
 def test_settings_are_validated_once(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        experiments.Settings(**kwargs)
+        config.RunConfig(**kwargs)
 
 
-def test_settings_round_trip_to_the_results_file():
-    s = experiments.Settings(seeds=[3, 1], epochs=2, command="python -m x")
-    assert s.seeds == (3, 1)
-    out = s.to_json()
-    assert out["seeds"] == [3, 1] and "command" not in out
-    assert experiments.Settings(**out) == s  # the file's settings rebuild the same settings
+def test_config_round_trips_through_its_dict():
+    c = config.RunConfig(depth=8, attn="se", attn_options={"reduction": 2}, stages=[2, 1], seed=3, epochs=2)
+    assert c.stages == (1, 2) and c.attn_options["reduction"] == 2 and c.attn_options["pool"] == "avg"
+    d = c.to_dict()
+    assert json.loads(json.dumps(d)) == d and d["stages"] == [1, 2]
+    assert config.RunConfig.from_dict(d) == c
+    assert config.RunConfig(attn="se") == config.RunConfig(attn="se", attn_options={"reduction": 16})
+    with pytest.raises(ValueError, match=r"not fields of RunConfig: \['reduction'\]"):
+        config.RunConfig.from_dict({**d, "reduction": 2})
+    assert set(c.arm()) == set(config.ARM_FIELDS) and "seed" not in c.shared()
 
 
-def test_test_split_is_normalised_with_the_training_statistics():
-    """The model sees its training set's mean and std on any test split, whatever its size
-    (before the fix the test split carried the statistics of a training draw of its own size)."""
+def test_build_data_normalises_the_test_split_with_the_training_statistics():
+    """The model sees its training set's mean and std on any test split, whatever its size."""
     from senet_lib.data import normalize, photo_patches
 
-    s = experiments.Settings(per_class=6, test_per_class=3)
-    train_ds, test_ds, info = experiments._datasets(s)
+    train_ds, test_ds, info = config.build_data(config.RunConfig(per_class=6, test_per_class=3))
     tr = photo_patches("train", 6, seed=0)
     te = photo_patches("test", 3, seed=0)
     assert info["mean"] == list(tr.mean) and info["std"] == list(tr.std)
     assert list(te.mean) != list(tr.mean)  # the test call's own statistics differ ...
     torch.testing.assert_close(test_ds.tensors[0], normalize(te.images, tr.mean, tr.std))  # ... unused
     torch.testing.assert_close(train_ds.tensors[0], normalize(tr.images, tr.mean, tr.std))
+
+
+def test_the_command_line_is_made_from_the_configuration_fields():
+    p = experiments.parser()
+    sub = p._subparsers._group_actions[0].choices
+    for name in ("compare", "sweep"):
+        flags = {s for a in sub[name]._actions for s in a.option_strings}
+        wanted = {"--" + f.name.replace("_", "-") for f in fields(config.RunConfig)
+                  if f.name not in config.ARM_FIELDS and f.name != "seed"}
+        assert wanted <= flags, wanted - flags
+        assert not {"--attn", "--stages", "--position", "--seed"} & flags   # the arms set those
+    args = p.parse_args(["sweep", "--out", "x", "--epochs", "3", "--amp", "--lr", "0.05"])
+    cfg = experiments._config(args)
+    assert cfg == replace(experiments.DEFAULTS["sweep"], epochs=3, amp=True, lr=0.05)
+
+
+def test_presets_are_replaced_defaults_and_options_win(tmp_path, monkeypatch):
+    import os
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    from test_data import _write_cifar_fixture
+
+    assert config.PRESETS["cifar10-resnet110"] == replace(config.RunConfig(), dataset="cifar10", depth=110,
+                                                          epochs=164, weight_decay=1e-4)
+    args = experiments.parser().parse_args(["compare", "--preset", "cifar10-resnet110", "--epochs", "30", "--out", "x"])
+    cfg = experiments._config(args)
+    assert (cfg.dataset, cfg.depth, cfg.epochs, cfg.weight_decay) == ("cifar10", 110, 30, 1e-4)
+    assert not args.download  # a preset never downloads by itself
+    # the GPU preset of the sweep, run offline on the CIFAR fixture with small overrides
+    _write_cifar_fixture(tmp_path, n_train=40, n_test=10)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+    res = experiments.main(["sweep", "--preset", "gpu", "--studies", "no_squeeze", "--data-root",
+                            str(tmp_path), "--subset", "16", "--seeds", "0", "--epochs", "1",
+                            "--depth", "8", "--width", "4", "--batch-size", "8", "--no-progress",
+                            "--out", str(tmp_path / "s.json")])
+    assert res["settings"]["dataset"] == "cifar10" and res["settings"]["epochs"] == 1
+    assert res["settings"]["weight_decay"] == config.PRESETS["gpu"].weight_decay
+    assert res["dataset"]["n_train"] == 16 and res["complete"]
+    with pytest.raises(SystemExit):
+        experiments.main(["compare", "--preset", "tpu", "--out", str(tmp_path / "n.json")])
+    with pytest.raises(SystemExit, match="bad settings: depth"):
+        experiments.main(["compare", "--depth", "21", "--out", str(tmp_path / "n.json")])
+    with pytest.raises(SystemExit, match="bad settings: seeds"):
+        experiments.main(["compare", "--seeds", "1", "1", "--out", str(tmp_path / "n.json")])
+    assert not (tmp_path / "n.json").exists()
 
 
 # --- the ablation sweep --------------------------------------------------------------------------
@@ -221,38 +256,32 @@ def test_sweep_smoke_writes_every_arm(tmp_path):
     assert res == json.loads(out.read_text()) and res["complete"]
     assert list(res["arms"]) == ["plain", "se", "no_squeeze"]
     assert res["studies"] == {"no_squeeze": {"paper_table": 16, "arms": ["se", "no_squeeze"]}}
-    for name, arm in res["arms"].items():
+    for arm in res["arms"].values():
         assert [r["seed"] for r in arm["runs"]] == [0, 1]
         assert arm["params"] > 0 and arm["flops"] > 0
-        diffs = [100 * (r["final_test_acc"] - s["final_test_acc"])
-                 for r, s in zip(arm["runs"], res["arms"]["se"]["runs"])]
-        if name == "se":
-            assert arm["minus_se_points"] is None
-        else:
-            assert arm["minus_se_points"]["values"] == pytest.approx(diffs)
     # no squeeze costs FLOPs that grow with the map; SE's FC layers barely count
     assert res["arms"]["no_squeeze"]["flops"] > res["arms"]["se"]["flops"] > res["arms"]["plain"]["flops"]
     assert res["arms"]["se"]["se_elementwise_ops"] > 0 == res["arms"]["plain"]["se_elementwise_ops"]
     assert res["command"].startswith("python -m senet_lib.experiments sweep") and res["wall_time_s"] > 0
-    table = ablations.format_sweep(res).splitlines()
+    table = report.format_sweep(res).splitlines()
     assert table[0] == "no_squeeze (paper Table 16)" and len(table) == 4  # the study, then its 3 arms
-    d = res["arms"]["no_squeeze"]["minus_se_points"]
-    assert table[3].split()[0] == "no_squeeze" and f"vs SE {d['mean']:+.2f} ± {d['sem']:.2f}" in table[3]
+    d = report.paired(res, "no_squeeze", "se")
+    assert table[3].split()[0] == "no_squeeze" and f"vs se {d['mean']:+.2f} ± {d['sem']:.2f}" in table[3]
 
 
 def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, monkeypatch):
     out = tmp_path / "s.json"
     argv = SWEEP + ["--seeds", "0", "1", "--out", str(out)]
-    real = ablations._sweep_run
+    real = runner.run_one
     calls = []
 
-    def dies_after_four(settings, arm, seed, threads, checkpoint_dir=None):
+    def dies_after_four(cfg, arm, **kwargs):
         if len(calls) == 4:
             raise KeyboardInterrupt  # the machine went away mid-sweep
-        calls.append((arm, seed))
-        return real(settings, arm, seed, threads, checkpoint_dir)
+        calls.append((arm, cfg.seed))
+        return real(cfg, arm, **kwargs)
 
-    monkeypatch.setattr(ablations, "_sweep_run", dies_after_four)
+    monkeypatch.setattr(runner, "run_one", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
         experiments.main(argv)
     partial = json.loads(out.read_text())
@@ -260,7 +289,7 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
     kept = {a: list(e["runs"]) for a, e in partial["arms"].items()}
 
     calls.clear()
-    monkeypatch.setattr(ablations, "_sweep_run", lambda *a: calls.append(a[1:3]) or real(*a))
+    monkeypatch.setattr(runner, "run_one", lambda cfg, arm, **k: calls.append((arm, cfg.seed)) or real(cfg, arm, **k))
     res = experiments.main(argv)
     assert calls == [("se", 1), ("no_squeeze", 1)]  # only the two missing runs were trained
     assert res["complete"] and len(res["sessions"]) == 2
@@ -281,12 +310,14 @@ def test_sweep_resumes_after_an_interruption_and_refuses_to_overwrite(tmp_path, 
     out.write_text(json.dumps({**res, "complete": False}))
     with pytest.raises(SystemExit, match="other settings"):
         experiments.main(argv + ["--epochs", "2"])
+    with pytest.raises(SystemExit, match="other settings, studies or arms"):
+        experiments.main(SWEEP[:2] + ["context"] + SWEEP[3:] + ["--seeds", "0", "1", "--out", str(out)])
     with pytest.raises(SystemExit):  # argparse: invalid choice for --studies
         experiments.main(SWEEP[:2] + ["nonsense"] + SWEEP[3:] + ["--out", str(tmp_path / "x.json")])
     assert not (tmp_path / "x.json").exists()
 
 
-def test_sweep_saves_each_arms_first_seed_and_load_trained_reads_it(tmp_path, monkeypatch):
+def test_sweep_saves_each_arms_first_seed_and_load_trained_reads_it(tmp_path):
     out, folder = tmp_path / "b.json", tmp_path / "ck"
     argv = SWEEP[:2] + ["context"] + SWEEP[3:] + ["--seeds", "0", "1", "--out", str(out),
                                                  "--checkpoint-dir", str(folder)]
@@ -296,20 +327,20 @@ def test_sweep_saves_each_arms_first_seed_and_load_trained_reads_it(tmp_path, mo
     assert sorted(p.name for p in folder.iterdir()) == ["photos_resnet8_scale.pt", "photos_resnet8_se.pt"]
     entry = res["checkpoints"]["scale"]
     assert entry["seed"] == 0 and entry["final_test_acc"] == res["arms"]["scale"]["runs"][0]["final_test_acc"]
-    table = ablations.format_sweep(res).splitlines()
+    table = report.format_sweep(res).splitlines()
     assert table[0] == "context (not in the paper)" and [r.split()[0] for r in table[1:]] == ["se", "scale"]
-    # the saved model is rebuilt with the arm's knobs
+    # the saved model is rebuilt from the configuration it carries
     from senet_lib.block import ChannelScale
     from senet_lib.checkpoints import load_checkpoint, load_trained
 
     model, payload = load_checkpoint(folder / entry["file"], entry["sha256"])
     assert isinstance(model.layer1[0].se, ChannelScale)
-    assert payload["architecture"]["knobs"] == {"se": True, "block": "scale"}
+    assert payload["config"]["attn"] == "scale" and payload["format"] == checkpoints.FORMAT
     # ... and load_trained finds a shipped sweep's checkpoints by arm name (chapter 10's file)
     from senet_lib.successors import ECABlock
 
     eca, meta = load_trained("eca", "beyond_photos.json")
-    assert isinstance(eca.layer2[1].se, ECABlock) and meta["seed"] == 0
+    assert isinstance(eca.layer2[1].se, ECABlock) and meta["seed"] == 0 and meta["config"]["attn"] == "eca"
     with pytest.raises(ValueError, match="ge_learned"):
         load_trained("sknet", "beyond_photos.json")  # the error lists the arms the file records
     # a fresh sweep refuses to overwrite checkpoints that are there
@@ -321,38 +352,25 @@ def test_sweep_saves_each_arms_first_seed_and_load_trained_reads_it(tmp_path, mo
 def test_sweep_arms_and_studies():
     assert ablations.sweep_arms(["reduction"]) == ["plain", "se", "r2", "r4", "r8", "r32"]
     assert ablations.sweep_arms(["context"]) == ["se", "scale"]
+    assert ablations.sweep_arms(["compare"]) == ["plain", "se"]
     assert ablations.sweep_arms(["context", "beyond"])[:2] == ["plain", "se"]
     assert ablations.PAPER_STUDIES == ("reduction", "squeeze", "excitation", "stages", "integration", "no_squeeze")
     everything = ablations.sweep_arms(list(ablations.STUDIES))
     assert set(everything) == set(ablations.ARMS) and len(everything) == len(set(everything))
     with pytest.raises(ValueError, match="studies"):
         ablations.sweep_arms(["colour"])
+    with pytest.raises(ValueError, match="arm must be one of"):
+        ablations.arm_config(config.RunConfig(), "sknet")
 
 
-def test_presets_set_defaults_and_options_win(tmp_path, monkeypatch):
-    import os
-
-    import torchvision.datasets.cifar as tv_cifar
-
-    from test_data import _write_cifar_fixture
-
-    p = experiments._parser()
-    experiments._apply_preset(p, ["compare", "--preset", "cifar10-resnet110", "--out", "x"])
-    args = p.parse_args(["compare", "--preset", "cifar10-resnet110", "--out", "x"])
-    assert (args.dataset, args.depth, args.epochs, args.weight_decay) == ("cifar10", 110, 164, 1e-4)
-    assert not args.download  # a preset never downloads by itself
-    # the GPU preset of the sweep, run offline on the CIFAR fixture with small overrides
-    _write_cifar_fixture(tmp_path, n_train=40, n_test=10)
-    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
-    res = experiments.main(["sweep", "--preset", "gpu", "--studies", "no_squeeze", "--data-root",
-                            str(tmp_path), "--subset", "16", "--seeds", "0", "--epochs", "1",
-                            "--depth", "8", "--width", "4", "--batch-size", "8", "--no-progress",
-                            "--out", str(tmp_path / "s.json")])
-    assert res["settings"]["dataset"] == "cifar10" and res["settings"]["epochs"] == 1
-    assert res["settings"]["weight_decay"] == experiments.PRESETS["gpu"]["weight_decay"]
-    assert res["dataset"]["n_train"] == 16 and res["complete"]
-    with pytest.raises(SystemExit):
-        experiments.main(["compare", "--preset", "tpu", "--out", str(tmp_path / "n.json")])
+def test_format_1_knobs_map_to_the_arms():
+    """Every arm as the old sweep described it (its knobs) is the arm as it is now."""
+    old = json.loads((__import__("pathlib").Path(__file__).parent / "data" / "old_harness" / "sweep.json").read_text())
+    base = config.RunConfig()
+    for arm, entry in old["arms"].items():
+        assert config.arm_from_knobs(entry["knobs"], 16) == ablations.arm_config(base, arm).arm(), arm
+    with pytest.raises(ValueError, match="knobs of format 1"):
+        config.arm_from_knobs({"se": True, "ratio": 2})
 
 
 def test_sweep_reuses_the_runs_of_a_compare_file_instead_of_training_them(tmp_path, monkeypatch):
@@ -360,18 +378,28 @@ def test_sweep_reuses_the_runs_of_a_compare_file_instead_of_training_them(tmp_pa
     cmp_out = tmp_path / "c.json"
     experiments.main(["compare", *base, "--out", str(cmp_out)])
     trained = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(tmp_path / "t.json")])
-    real = ablations._sweep_run
+    real = runner.run_one
     calls = []
-    monkeypatch.setattr(ablations, "_sweep_run", lambda *a, **k: calls.append(a[1:3]) or real(*a, **k))
+    monkeypatch.setattr(runner, "run_one", lambda cfg, arm, **k: calls.append((arm, cfg.seed)) or real(cfg, arm, **k))
     out = tmp_path / "r.json"
     res = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(out), "--reuse", str(cmp_out)])
     assert calls == [("no_squeeze", 0), ("no_squeeze", 1)]  # plain and SE came from the file
     assert res["reused"][0]["file"] == "c.json" and res["reused"][0]["runs"] == 4
     for arm in ("plain", "se", "no_squeeze"):  # every run is seeded: reused = trained
-        assert ([r["test_acc"] for r in res["arms"][arm]["runs"]]
-                == [r["test_acc"] for r in trained["arms"][arm]["runs"]])
+        assert ([r["history"]["test_acc"] for r in res["arms"][arm]["runs"]]
+                == [r["history"]["test_acc"] for r in trained["arms"][arm]["runs"]])
     assert {r.get("reused_from") for r in res["arms"]["se"]["runs"]} == {"c.json"}
-    assert res["arms"]["no_squeeze"]["minus_se_points"] == trained["arms"]["no_squeeze"]["minus_se_points"]
+    assert report.paired(res, "no_squeeze", "se") == report.paired(trained, "no_squeeze", "se")
     with pytest.raises(SystemExit, match="other settings.*epochs"):
         experiments.main(SWEEP + ["--seeds", "0", "1", "--epochs", "2", "--out", str(tmp_path / "x.json"),
                                   "--reuse", str(cmp_out)])
+
+
+def test_jobs_give_the_runs_one_process_gives(tmp_path):
+    one = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(tmp_path / "one.json")])
+    two = experiments.main(SWEEP + ["--seeds", "0", "1", "--jobs", "2", "--out", str(tmp_path / "two.json")])
+    for arm in one["arms"]:
+        for a, b in zip(one["arms"][arm]["runs"], two["arms"][arm]["runs"], strict=True):
+            assert {k: v for k, v in a["history"].items() if k != "seconds"} == \
+                   {k: v for k, v in b["history"].items() if k != "seconds"}
+    assert two["sessions"][0]["jobs"] == 2 and two["sessions"][0]["environment"]["threads_per_run"] == 1

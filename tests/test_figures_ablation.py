@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from senet_lib.experiments import T_CRIT_5  # noqa: E402
+from senet_lib.report import t_critical  # noqa: E402
 from senet_lib.figures import MIN_FONT_SIZE, plot_ablation  # noqa: E402
 
 ACC = {"plain": [0.60, 0.62, 0.58], "se": [0.70, 0.71, 0.69], "r2": [0.69, 0.72, 0.70], "r32": [0.66, 0.70]}
@@ -48,7 +48,7 @@ def test_draws_every_seed_the_mean_interval_and_the_paper():
     bars = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
     assert len(bars) == 3
     d = [100 * (a - s) for a, s in zip(ACC["r2"], ACC["se"])]
-    half = T_CRIT_5[1] * statistics.stdev(d) / math.sqrt(3)
+    half = t_critical(2) * statistics.stdev(d) / math.sqrt(3)
     segs = bars[1].lines[2][0].get_segments()
     lo, hi = segs[0][:, 1]
     assert math.isclose(lo, statistics.fmean(d) - half, rel_tol=1e-9)
