@@ -11,7 +11,10 @@ from senet_lib.cifar_resnet import cifar_resnet
 from senet_lib.cost import count_flops, count_parameters
 from senet_lib.exercises import (check_no_squeeze_flops, check_paired_interval, check_resnet_se_params,
                                  check_worst_arm)
-from senet_lib.exercises.ch08 import T_CRIT_5
+from scipy import stats
+
+#: two-sided 95 % values of Student's t for 1 to 10 degrees of freedom, rounded as a printed table
+T_CRIT_5 = tuple(round(float(stats.t.ppf(0.975, df)), 2) for df in range(1, 11))
 from checking import fails_with as _expect_hint
 
 
@@ -52,7 +55,7 @@ def test_se_param_count():
     def blocks_wrong(depth, width, r):
         return sum(depth * (2 * c * max(1, c // r) + c) for c in (width, 2 * width, 4 * width))
     _expect_hint(check_resnet_se_params(blocks_wrong), "n = (depth - 2) / 6")
-    _expect_hint(check_resnet_se_params(lambda d, w, r: "1568"), "should be a number")
+    _expect_hint(check_resnet_se_params(lambda d, w, r: "1568"), "not a number")
     _expect_hint(check_resnet_se_params(lambda d, w, r: 0), "you gave 0")
 
 
@@ -112,10 +115,10 @@ def test_worst_arm():
 
     def over_epochs(results, study):
         return min(results["studies"][study]["arms"],
-                   key=lambda a: statistics.fmean(statistics.fmean(r["test_acc"])
+                   key=lambda a: statistics.fmean(statistics.fmean(r["history"]["test_acc"])
                                                   for r in results["arms"][a]["runs"]))
     _expect_hint(check_worst_arm(over_epochs), "over epochs")
-    _expect_hint(check_worst_arm(lambda r, s: 3), "not a int")
+    _expect_hint(check_worst_arm(lambda r, s: 3), "not int 3")
     _expect_hint(check_worst_arm(lambda r, s: "relu"), "not an arm of the study")
 
 
