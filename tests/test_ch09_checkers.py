@@ -40,7 +40,7 @@ def test_se_bytes_passes():
     (lambda n, c, h, w, r, f: 4 * (n * c * h * w + 2 * c * (c // r) + c + 4 * n * c
                                    + (0 if f else 2 * n * c * h * w)), "at least 1 hidden unit"),
     (lambda n, c, h, w, r, f: 12345, "the model gives"),
-    (lambda n, c, h, w, r, f: "many", "should be a number"),
+    (lambda n, c, h, w, r, f: "many", "not a number"),
 ])
 def test_se_bytes_rejects(wrong, text):
     _fails_with(check_se_bytes(wrong), text)
@@ -107,7 +107,7 @@ def test_paired_ratio_passes():
     (lambda se, plain: sorted(a / b for a, b in zip(se, plain))[len(se) // 2], "two middle"),
     (lambda se, plain: paired(sorted(se), sorted(plain)), "breaks the pairs"),
     (lambda se, plain: 1.0, "median of the per-round ratios"),
-    (lambda se, plain: [1.0], "should be a number"),
+    (lambda se, plain: [1.0], "not a number"),
 ])
 def test_paired_ratio_rejects(wrong, text):
     _fails_with(check_paired_ratio(wrong), text)

@@ -7,28 +7,23 @@ import statistics
 from typing import Callable
 
 from ..cost import conv_cost, se_block_bytes
-from ._core import Hint, call, checker
+from ._core import Hint, as_number, call, checker
 
 __all__ = ["check_se_bytes", "check_conv1x1_intensity", "check_roofline", "check_paired_ratio"]
 
 
 def _number(out: object, what: str) -> float:
     """The learner's answer as a float (a tensor or NumPy scalar is fine), else a hint."""
-    try:
-        value = float(out)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise Hint(f"{what} should be a number, but it is a {type(out).__name__}") from None
-    if not math.isfinite(value):
-        raise Hint(f"{what} is {value}: expected a finite number")
-    return value
+    return float(as_number(out, what))
 
 
-def _same(a: float, b: float, rel: float = 1e-6) -> bool:
+def _same(a: float, b: float, rel: float = 1e-5) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
 
 
-#: (batch, channels, height, width, reduction): stage-like shapes, a batch > 1, and C < r.
-_SE_CASES = [(1, 256, 56, 56, 16), (8, 2048, 7, 7, 16), (2, 64, 10, 12, 4), (1, 8, 5, 5, 16)]
+#: (batch, channels, height, width, reduction): stage-like shapes, a batch > 1, C < r, and r not dividing C.
+_SE_CASES = [(1, 256, 56, 56, 16), (8, 2048, 7, 7, 16), (2, 64, 10, 12, 4), (1, 8, 5, 5, 16),
+             (2, 100, 6, 6, 16)]
 
 
 @checker("Bytes moved by an SE block")
@@ -56,6 +51,15 @@ def check_se_bytes(fn: Callable[..., float]) -> str:
             if _same(got, expected - weights):
                 raise Hint(f"{case} the weights are missing: the excitation reads W1, W2 and b2 "
                            f"({2 * c * hidden + c} numbers) on every forward pass.")
+            if _same(got, expected - 4 * c):
+                raise Hint(f"{case} b2, fc2's bias ({c} numbers), is missing from the weights the "
+                           "excitation reads.")
+            if n > 1 and _same(got, expected + (n - 1) * weights):
+                raise Hint(f"{case} you counted the weights once per image: a batch reads them once per "
+                           "forward pass.")
+            if c % r and c >= r and _same(got, expected + 4 * 2 * c * (c / r - hidden)):
+                raise Hint(f"{case} you used C / r = {c / r:g} hidden units; the block has max(1, C // r) "
+                           f"= {hidden}.")
             if c < r and _same(got, expected - 4 * 2 * c):
                 raise Hint(f"{case} C // r is 0; the block keeps at least 1 hidden unit.")
             if not fused and _same(got, expected - 4 * m):
@@ -97,6 +101,14 @@ def check_conv1x1_intensity(fn: Callable[[int, int, int, int], float]) -> str:
                        f"its C_in x C_out = {ci * co} weights too.")
         if _same(got, nbytes / flops):
             raise Hint(f"{case} you returned bytes per FLOP: intensity is FLOPs / bytes.")
+        if _same(got, flops / (4 * (n * s * s * ci + ci * co))):
+            raise Hint(f"{case} the output is missing from the bytes: the convolution writes its "
+                       f"(N, C_out, size, size) result, {n * s * s * co} numbers.")
+        if _same(got, flops / (nbytes + 4 * co)):
+            raise Hint(f"{case} you counted a bias: this convolution has none (weights only).")
+        side = 2 * n * s * ci * co / (4 * (n * s * (ci + co) + ci * co))
+        if _same(got, side):
+            raise Hint(f"{case} size is the side of the map: there are size * size = {s * s} positions.")
         raise Hint(f"{case} you said {got:.4g} FLOPs/byte, expected {expected:.4g}.")
     return f"right on {len(_CONV_CASES)} convolutions, from 0.5 to tens of FLOPs per byte."
 
@@ -108,14 +120,15 @@ _ROOF_CASES = [(0.25, 20.0, 100.0), (50.0, 20.0, 100.0), (5.0, 20.0, 100.0), (0.
 @checker("The roofline")
 def check_roofline(fn: Callable[[float, float, float], float]) -> str:
     """``fn(intensity, bandwidth_gbps, peak_gflops)`` must return the attainable GFLOP/s:
-    the lower of the compute ceiling and bandwidth times intensity."""
+    the lower of the compute ceiling and bandwidth times intensity. Hidden points lie below,
+    above and far above the ridge, on two machines."""
     got = [_number(call(fn, i, bw, peak), "your attainable GFLOP/s") for i, bw, peak in _ROOF_CASES]
 
     def all_like(rule: Callable[[float, float, float], float]) -> bool:
         return all(_same(g, rule(*case)) for g, case in zip(got, _ROOF_CASES))
 
     if all_like(lambda i, bw, peak: min(peak, i * bw)):
-        return "right on every point."  # pragma: no cover - unreachable
+        return f"right on {len(_ROOF_CASES)} points on both sides of the ridge."
     if all_like(lambda i, bw, peak: max(peak, i * bw)):
         raise Hint("you took the higher ceiling: an operation is held back by the lower one "
                    "(min, not max).")
@@ -125,6 +138,9 @@ def check_roofline(fn: Callable[[float, float, float], float]) -> str:
     if all_like(lambda i, bw, peak: i * bw):
         raise Hint("bandwidth x intensity is right below the ridge point; above it the compute "
                    "peak caps the speed.")
+    if all_like(lambda i, bw, peak: min(peak, i * bw) * 1e9) or all_like(lambda i, bw, peak: min(peak, i * bw) / 1e9) \
+            or all_like(lambda i, bw, peak: min(peak * 1e9, i * bw)) or all_like(lambda i, bw, peak: min(peak, i * bw * 1e9)):
+        raise Hint("the inputs are already in GB/s and GFLOP/s and the answer is in GFLOP/s: no factor 1e9.")
     if all_like(lambda i, bw, peak: min(peak, bw / i)):
         raise Hint("bandwidth (bytes/s) times intensity (FLOPs/byte) gives FLOPs/s; you divided.")
     for g, (i, bw, peak) in zip(got, _ROOF_CASES):
@@ -168,6 +184,12 @@ def check_paired_ratio(fn: Callable[[list, list], float]) -> str:
                        "pulls a mean, not a median.")
         if _same(got, 1 / expected) or _same(got, statistics.median(b / a for a, b in zip(se, plain))):
             raise Hint(f"{case} your ratio is upside down: SE model over plain model.")
+        if _same(got, expected - 1) or _same(got, 100 * (expected - 1)):
+            raise Hint(f"{case} you returned the extra time (ratio - 1): return the ratio itself, "
+                       "SE time / plain time.")
+        if _same(got, statistics.median(a - b for a, b in zip(se, plain))):
+            raise Hint(f"{case} you took the median of the differences (ms): the exercise asks for "
+                       "ratios, se_ms[i] / plain_ms[i].")
         ordered = sorted(ratios)
         if len(ordered) % 2 == 0 and (_same(got, ordered[len(ordered) // 2])
                                       or _same(got, ordered[len(ordered) // 2 - 1])):
