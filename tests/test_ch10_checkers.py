@@ -52,7 +52,7 @@ def test_eca_kernel_size():
     _expect_hint(check_eca_kernel_size(b_not_divided), "divided by gamma")
     _expect_hint(check_eca_kernel_size(lambda c, gamma=2, b=1: 3), "the kernel size is")
     _expect_hint(check_eca_kernel_size(lambda c, gamma=2, b=1: 3.5), "whole number")
-    _expect_hint(check_eca_kernel_size(lambda c, gamma=2, b=1: "3"), "whole number")
+    _expect_hint(check_eca_kernel_size(lambda c, gamma=2, b=1: "3"), "not a number")
     _expect_hint(check_eca_kernel_size(lambda c: eca_k(c)), "TypeError")   # ignores gamma and b
 
 
@@ -192,7 +192,7 @@ def test_block_params():
     _expect_hint(check_block_params(variant(se=lambda c, r, h: 2 * c * c / r + c)), "hidden width")
     _expect_hint(check_block_params(variant(se=lambda c, r, h: 2 * c * (c // r) + c)), "max(1, C // r)")
     _expect_hint(check_block_params(variant(ge_learned=lambda c, r, h: 22 * c + 0.5)), "whole number")
-    _expect_hint(check_block_params(variant(se=lambda c, r, h: None)), "whole number")
+    _expect_hint(check_block_params(variant(se=lambda c, r, h: None)), "forget the return")
 
 
 def test_cbam_in_the_library_has_no_mlp_biases_by_default():

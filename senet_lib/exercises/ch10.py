@@ -11,21 +11,15 @@ import torch.nn.functional as F
 
 from ..registry import attention_options, make_attention
 from ..successors import eca_kernel_size
-from ._core import Hint, call, checker, expect_close, expect_shape, expect_tensor
+from ._core import (Hint, _LearnerRaised, as_count, call, checker, close, expect_close, expect_dtype,
+                    expect_shape, expect_tensor)
 
 __all__ = ["check_eca_kernel_size", "check_channel_pool", "check_gather_excite", "check_block_params"]
 
 
 def _whole_number(v: Any, what: str) -> int:
-    """``v`` as an int (a whole float or a one-element tensor is fine), or a hint naming ``what``."""
-    if isinstance(v, torch.Tensor) and v.numel() == 1:
-        v = v.item()
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise Hint(f"{what} should be a whole number, but it is a {type(v).__name__}")
-    if isinstance(v, float) and not v.is_integer():
-        raise Hint(f"{what} should be a whole number, but it is {v!r}: a kernel size or a parameter "
-                   "count has no fraction (did you forget to round down?)")
-    return int(v)
+    """``v`` as an int (a whole float, a NumPy integer or a one-element tensor is fine), or a hint."""
+    return as_count(v, what)
 
 
 # --- ECA's kernel size ---------------------------------------------------------------------------
@@ -52,6 +46,8 @@ _ECA_WRONG: list[tuple[Callable[[int, float, float], int], str]] = [
      "above t (t + 1)."),
     (lambda c, g, b: _odd_up(round(abs((math.log2(c) + b) / g))),
      "round (log2 C + b) / gamma down (int), not to the nearest whole number, before making it odd."),
+    (lambda c, g, b: _odd_up(math.ceil(abs((math.log2(c) + b) / g))),
+     "you rounded (log2 C + b) / gamma up (ceil): the rule rounds it down (floor, int) before making it odd."),
     (lambda c, g, b: _odd_up(int(abs((math.log(c) + b) / g))),
      "you used the natural logarithm: the rule has log2(C) (math.log2)."),
     (lambda c, g, b: _odd_up(int(abs(math.log2(c) / g + b))),
@@ -92,12 +88,26 @@ def _pool_cases() -> list[torch.Tensor]:
 @checker("CBAM's channel pooling")
 def check_channel_pool(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
     """``fn(x)`` for ``x`` of shape ``(N, C, H, W)`` must return ``(N, 2, H, W)``: the mean over
-    the channels, then the maximum over the channels (the input of CBAM's 7 x 7 convolution)."""
+    the channels, then the maximum over the channels (the input of CBAM's 7 x 7 convolution).
+    Hidden maps: negative and positive values, three channels, N = 1."""
     for x in _pool_cases():
         n, c, h, w = x.shape
-        out = expect_tensor(call(fn, x), "your pooled map")
+        try:
+            out = call(fn, x)
+        except _LearnerRaised as e:
+            if "return_types.max" in str(e.exc) or "return_types.min" in str(e.exc):
+                raise Hint("x.max(dim=1) returns a pair (values, indices), not a tensor: take its "
+                           ".values, or use x.amax(dim=1, keepdim=True).") from None
+            raise
         mean, mx = x.mean(1, keepdim=True), x.amax(1, keepdim=True)
         want = torch.cat([mean, mx], 1)
+        if isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out):
+            raise Hint("you returned the two maps as a pair: concatenate them into one (N, 2, H, W) "
+                       "tensor, torch.cat([mean, max], dim=1).")
+        out = expect_tensor(out, "your pooled map")
+        if tuple(out.shape) == (n, 3, h, w) and close(out[:, :2], want):
+            raise Hint("your map has 3 channels: x.max(dim=1, keepdim=True) is a pair (values, "
+                       "indices), and the indices came along; keep only .values.")
         if tuple(out.shape) == (n, 2 * h, w) or tuple(out.shape) == (2 * n, h, w) or out.dim() == 3:
             raise Hint(f"your output has shape {tuple(out.shape)}: pooling over dim 1 drops that dimension; "
                        "keep it (keepdim=True), so that mean and max are (N, 1, H, W) each, then "
@@ -105,18 +115,20 @@ def check_channel_pool(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
         if tuple(out.shape) == (n, 2 * c, 1, 1) or tuple(out.shape) == (n, 2, c):
             raise Hint("you pooled over the positions (H, W): CBAM's spatial attention pools over the "
                        "channels (dim 1), keeping one value per position.")
-        expect_shape(out, (n, 2, h, w), "your pooled map", "Pool over dim 1 and keep it (keepdim=True).")
-        if torch.allclose(out, torch.cat([mx, mean], 1), atol=1e-5):
+        out = expect_shape(out, (n, 2, h, w), "your pooled map", "Pool over dim 1 and keep it (keepdim=True).")
+        if close(out, want):
+            continue
+        if close(out, torch.cat([mx, mean], 1)):
             raise Hint("the two maps are in the wrong order: the mean first, then the maximum "
                        "(the order the convolution's weights expect).")
-        if torch.allclose(out[:, :1], x.sum(1, keepdim=True), atol=1e-4):
+        if close(out[:, :1], x.sum(1, keepdim=True)):
             raise Hint("your first map is the sum over channels, C times the mean: take the mean.")
-        if torch.allclose(out, mean.expand(-1, 2, -1, -1), atol=1e-5):
+        if close(out, mean.expand(-1, 2, -1, -1)):
             raise Hint("both maps are the mean: the second is the maximum over channels (amax).")
-        if torch.allclose(out, mx.expand(-1, 2, -1, -1), atol=1e-5):
+        if close(out, mx.expand(-1, 2, -1, -1)):
             raise Hint("both maps are the maximum: the first is the mean over channels.")
-        if torch.allclose(out[:, 1:], x.abs().amax(1, keepdim=True), atol=1e-5) and not torch.allclose(
-                out[:, 1:], mx, atol=1e-5):
+        if close(out[:, 1:], x.abs().amax(1, keepdim=True)) and not close(
+                out[:, 1:], mx):
             raise Hint("your maximum is of |x|: take the maximum of x itself (negative values stay negative).")
         expect_close(out, want, "your pooled map", hint="Map 0: x.mean(dim=1); map 1: x.amax(dim=1).")
     return "right on 3 hidden feature maps: mean then maximum over channels, (N, 2, H, W)."
@@ -136,7 +148,8 @@ def check_gather_excite(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> str:
     over ``(2e - 1) x (2e - 1)`` windows every ``e`` positions (padding ``e - 1``, padded positions
     not counted; ``extent = 0``: the mean over the whole map), stretch the gathered map back to
     ``H x W`` (nearest neighbour), gate with a sigmoid and multiply ``x``
-    (:class:`senet_lib.successors.GatherExcite` with ``learned=False``)."""
+    (:class:`senet_lib.successors.GatherExcite` with ``learned=False``); shape and dtype of
+    ``x``. Hidden maps: extents 0, 2, 4 and 8, sizes the extent does not divide."""
     from ..successors import GatherExcite
 
     for x, e in _ge_cases():
@@ -145,12 +158,16 @@ def check_gather_excite(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> str:
         block = GatherExcite(c, e)
         with torch.no_grad():
             want, gates = block(x), block.gates(x)
-        if tuple(out.shape) != tuple(x.shape):
+        if tuple(out.shape) != tuple(x.shape) and out.dim() == 4 and tuple(out.shape[:2]) == (n, c):
             small = tuple(out.shape[-2:])
             raise Hint(f"for an input of {h} x {w} (extent {e}) your output is {tuple(out.shape)}: the gathered "
                        f"map {small} must be stretched back to {h} x {w} (F.interpolate(..., size=(H, W), "
                        "mode='nearest')) before it gates x.")
-        if torch.allclose(out, gates, atol=1e-5):
+        out = expect_shape(out, x.shape, "your output", "The block returns a map shaped like x.")
+        if close(out, want):
+            expect_dtype(out, x.dtype, "your output", "x")
+            continue
+        if close(out, gates):
             raise Hint("you returned the gates: the block returns x multiplied by them.")
         if e == 0:
             expect_close(out, want, "with extent 0 (a global gather) your output",
@@ -163,22 +180,30 @@ def check_gather_excite(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> str:
             return x * torch.sigmoid(F.interpolate(g, size=(h, w), mode=mode, **kw))
 
         pooled = F.avg_pool2d(x, k, stride=e, padding=k // 2, count_include_pad=False)
-        if torch.allclose(out, x * F.interpolate(pooled, size=(h, w), mode="nearest"), atol=1e-5):
+        if close(out, x * F.interpolate(pooled, size=(h, w), mode="nearest")):
             raise Hint("you multiplied by the gathered means themselves: excite passes them through a "
                        "sigmoid first, so that every gate lies in (0, 1).")
-        if torch.allclose(out, with_gather(F.avg_pool2d(x, k, stride=e, padding=k // 2,
-                                                        count_include_pad=True)), atol=1e-5):
+        if close(out, with_gather(F.avg_pool2d(x, k, stride=e, padding=k // 2,
+                                                        count_include_pad=True))):
             raise Hint("near the border your windows count the zero padding in the mean: pass "
                        "count_include_pad=False, so that a clipped window averages only real positions.")
-        if h % e == 0 and w % e == 0 and torch.allclose(out, with_gather(F.avg_pool2d(x, e)), atol=1e-5):
+        if h % e == 0 and w % e == 0 and close(out, with_gather(F.avg_pool2d(x, e))):
             raise Hint(f"you averaged non-overlapping {e} x {e} windows: each gathered value covers "
                        f"(2e - 1) x (2e - 1) = {k} x {k} positions centred every e = {e} positions "
                        f"(kernel {k}, stride {e}, padding {k // 2}).")
+        if close(out, with_gather(F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False))):
+            raise Hint(f"you gathered a window around every position (stride 1): gather-excite takes one "
+                       f"window every e = {e} positions (stride {e}), then repeats each value over its window.")
+        tiles = pooled.repeat_interleave(e, dim=2).repeat_interleave(e, dim=3)[:, :, :h, :w]
+        if tiles.shape == x.shape and close(out, x * torch.sigmoid(tiles)):
+            raise Hint(f"you repeated each gathered value over an {e} x {e} tile: where e does not divide "
+                       f"the map ({h} x {w}) that is not the stretch the block uses; stretch with "
+                       "F.interpolate(g, size=(H, W), mode='nearest').")
         for mode in ("bilinear", "bicubic"):
-            if torch.allclose(out, with_gather(pooled, mode), atol=1e-5):
+            if close(out, with_gather(pooled, mode)):
                 raise Hint(f"you stretched the gathered map with {mode} interpolation: gather-excite "
                            "repeats each value over its window (mode='nearest').")
-        if torch.allclose(out, x * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True)), atol=1e-5):
+        if close(out, x * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True))):
             raise Hint(f"with extent {e} you gathered the whole map: only extent 0 is global; extent e "
                        "gathers local windows, so the gates vary across the map.")
         expect_close(out, want, f"for extent {e} on a {h} x {w} map your output")
