@@ -66,6 +66,35 @@ def test_stub_is_pending_and_a_wrong_answer_raises_in_strict_mode(name, monkeypa
         getattr(ex, name)(None)
 
 
+# --- predictions (check_prediction compares a value, not a function) -------------------------------
+
+from answer_bank.predictions import PREDICTIONS  # noqa: E402
+
+
+@pytest.mark.parametrize("kind,label,prediction,truth,options,words", PREDICTIONS,
+                         ids=[f"check_prediction-{k}-{label}" for k, label, *_ in PREDICTIONS])
+def test_prediction(kind, label, prediction, truth, options, words, monkeypatch):
+    monkeypatch.setenv("SENET_STRICT_CHECKS", "1")
+    if kind in ("correct", "pending"):
+        result = ex.check_prediction(prediction, truth, **options)
+        assert result.passed is (kind == "correct") and result.pending is (kind == "pending"), result.message
+        assert words in result.message, result.message
+    else:  # a written prediction that is wrong fails, and raises in strict mode: the message is the point
+        with pytest.raises(ex.ExerciseCheckError) as raised:
+            ex.check_prediction(prediction, truth, **options)
+        assert words in str(raised.value), str(raised.value)
+        monkeypatch.delenv("SENET_STRICT_CHECKS")
+        result = ex.check_prediction(prediction, truth, **options)
+        assert not result.passed and not result.pending and words in result.message, result.message
+
+
+def test_predictions_have_their_bank():
+    kinds = [k for k, *_ in PREDICTIONS]
+    assert kinds.count("correct") >= 2 and kinds.count("wrong") >= 3 and "pending" in kinds
+    labels = {label for k, label, *_ in PREDICTIONS if k in ("malformed", "pending")}
+    assert labels >= set(MALFORMED_KINDS) - {"raises"}, set(MALFORMED_KINDS) - labels
+
+
 # --- the notebooks' own solutions and stubs ---------------------------------------------------------
 
 def _code_cells(path: pathlib.Path):
@@ -130,6 +159,8 @@ def test_notebook_stub_is_pending(nb, checker, fn, imports, tree, monkeypatch):
 
 if __name__ == "__main__":  # the counts for a report: python tests/test_answer_bank.py
     counts = summary()
+    counts["check_prediction"] = {k: sum(p[0] == k for p in PREDICTIONS) for k in ("correct", "wrong")}
+    counts["check_prediction"]["malformed"] = sum(p[0] in ("malformed", "pending") for p in PREDICTIONS)
     width = max(map(len, counts))
     print(f"{'checker':<{width}}  correct  wrong  malformed")
     for name, c in sorted(counts.items()):

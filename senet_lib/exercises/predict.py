@@ -98,6 +98,12 @@ def _answer(truth: Any, unit: str) -> str:
     return repr(truth)
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters (an array's repr can be long)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -171,12 +177,12 @@ def _compare(prediction: Any, truth: Any, tolerance: float | None, unit: str) ->
                 return True, f"you predicted {prediction}, and it is {truth}."
             return False, f"you predicted {prediction}, but it is {truth}."
         hint = " (without quotes)" if isinstance(prediction, str) else ""
-        return False, (f"your prediction is {type(prediction).__name__} {prediction!r}, but the answer is "
+        return False, (f"your prediction is {type(prediction).__name__} {_shown(prediction)}, but the answer is "
                        f"True or False: write prediction = True or prediction = False{hint}.")
 
     if isinstance(truth, str):
         if not isinstance(prediction, str):
-            return False, (f"your prediction is {type(prediction).__name__} {prediction!r}, but the answer "
+            return False, (f"your prediction is {type(prediction).__name__} {_shown(prediction)}, but the answer "
                            f"is a string: write it in quotes, e.g. prediction = \"...\".")
         if _normalise(prediction) == _normalise(truth):
             return True, f"you predicted {prediction.strip()!r}: that is the answer."
@@ -185,8 +191,12 @@ def _compare(prediction: Any, truth: Any, tolerance: float | None, unit: str) ->
     # a number
     if isinstance(prediction, bool) or not _is_number(prediction):
         hint = " without quotes" if isinstance(prediction, str) else ""
-        return False, (f"your prediction is {type(prediction).__name__} {prediction!r}, but the answer "
+        return False, (f"your prediction is {type(prediction).__name__} {_shown(prediction)}, but the answer "
                        f"is {_kind(truth)}: write it as a number{hint}, e.g. prediction = 42.")
+    try:
+        float(prediction)
+    except OverflowError:  # an int too large for a float: as far off as a number can be
+        prediction = math.inf if prediction > 0 else -math.inf
     if math.isnan(prediction):
         return False, f"your prediction is NaN: write a number; the answer is {answer}."
     off = prediction - truth
