@@ -89,6 +89,31 @@ def test_compiled_block_smoke(one_thread):
     (row,) = bench.bench_block([(16, 4)], batch=2, rounds=1, compiled=True, names=("senet_lib",))
     assert row["median_ms"]["senet_lib"] > 0 and row["compile_s"]["senet_lib"] > 0
     assert row["ratios"] == {} == row["ratio_ci95"]  # no rival ran
+    assert row["compile_order"] == ["senet_lib"]
+
+
+def test_compile_seconds_rotate_the_order_after_a_warm_up(tmp_path, capsys, one_thread):
+    """Chapter 9's compile seconds: a throwaway compile first, then every contender compiled once
+    per round, each round (and each shape) starting one contender later."""
+    out = tmp_path / "compile.json"
+    assert bench.main(["compile", "--quick", "--threads", "1", "--out", str(out)]) == 0
+    assert "torch.compile, first call" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["command"] == f"python -m senet_lib.bench compile --quick --threads 1 --out {out}"
+    c = data["compile"]
+    assert c["warm_up_s"] > 0 and c["repeats"] == 1 and c["backward"] is True
+    names = list(c["rows"][0]["compile_s"])
+    assert set(names) >= {"senet_lib", "torchvision", "classic"}
+    for i, row in enumerate(c["rows"]):                   # shape i starts with contender i
+        assert row["orders"] == [names[i:] + names[:i]]
+        assert all(len(v) == 1 and v[0] > 0 for v in row["runs_s"].values())
+    res = bench.compile_seconds([(16, 4)], batch=2, repeats=2, names=("senet_lib", "classic"))
+    (row,) = res["rows"]
+    assert row["orders"] == [["senet_lib", "classic"], ["classic", "senet_lib"]]
+    for k, runs in row["runs_s"].items():                # the median of the rounds, per contender
+        assert len(runs) == 2 and row["compile_s"][k] == pytest.approx(sum(runs) / 2)
+    with pytest.raises(ValueError, match="repeats"):
+        bench.compile_seconds([(16, 4)], repeats=0)
 
 
 def test_module_runs_as_a_command():

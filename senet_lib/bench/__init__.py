@@ -5,6 +5,7 @@ Run it as a command (it measures; tests never assert a speed)::
     python -m senet_lib.bench full --out senet_lib/results/bench_cpu.json   # everything, < 10 min on 2 cores
     python -m senet_lib.bench block [--quick] [--forward-only] [--channels-last] [--compile]
     python -m senet_lib.bench pieces | models [--batch 32] [--compile] | traffic
+    python -m senet_lib.bench compile --out senet_lib/results/bench_compile.json   # compile seconds
     ... --device cuda    # on a GPU, when there is one (timed with torch.cuda.synchronize)
     ... --threads 1      # fewer OpenMP threads: steadier on a shared machine
 
@@ -39,7 +40,7 @@ side of the target). They are engineering goals of this library, not results of 
 """
 
 from .blocks import (QUICK_SHAPES, STAGE_SHAPES, ClassicSE, bench_block, bench_pieces,  # noqa: F401
-                     block_contenders, probe_ceilings)
+                     block_contenders, compile_seconds, probe_ceilings, warm_up_compiler)
 from .cli import PAPER, format_results, main, run_full, targets  # noqa: F401
 from .models import (MODEL_NAMES, PAIRS, bench_models, gate_times_in_network,  # noqa: F401
                      model_contenders)

@@ -10,10 +10,14 @@
   residual addition with and without the folded-in gates, and the bottleneck's two convolutions
   at the same shape, for the roofline.
 * :func:`probe_ceilings`: the machine's streaming bandwidth and matrix-product speed.
+* :func:`compile_seconds`: how long ``torch.compile`` takes for each contender's first call,
+  after a throwaway compile has paid the compiler's start-up, in rotated orders.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 from typing import Callable, Sequence
 
 import torch
@@ -27,7 +31,7 @@ from .timing import device_sync, first_call_seconds, interleaved, paired_ratio, 
 
 __all__ = [
     "STAGE_SHAPES", "QUICK_SHAPES", "ClassicSE", "block_contenders", "bench_block",
-    "bench_pieces", "probe_ceilings",
+    "bench_pieces", "probe_ceilings", "warm_up_compiler", "compile_seconds",
 ]
 
 #: The SE blocks of SE-ResNet-50, one per stage: (channels, height = width) at 224 x 224 input.
@@ -83,6 +87,83 @@ def _reset_compiled() -> None:
     torch._dynamo.reset()
 
 
+def warm_up_compiler(device: str | torch.device = "cpu") -> float:
+    """Compile and run a throwaway block (forward and backward), then forget it; its seconds.
+
+    The first ``torch.compile`` of a process pays the compiler's start-up: importing it, starting
+    its worker processes, checking the C++ toolchain. Timed in a fixed order, the first contender
+    would carry that cost alone (it made ``SEBlock`` look 15 times slower to compile than the
+    others at the first shape). Call this before timing compiles.
+    """
+    t0 = time.perf_counter()
+    m = torch.compile(ClassicSE(8, 4).to(device), dynamic=False)
+    m(torch.randn(2, 8, 3, 3, device=device, requires_grad=True)).sum().backward()
+    _reset_compiled()
+    return time.perf_counter() - t0
+
+
+def _rotated(names: Sequence[str], k: int) -> list[str]:
+    """``names`` starting at its ``k``-th entry (modulo its length), e.g. ``b, c, a`` for ``k = 1``."""
+    k %= len(names)
+    return [*names[k:], *names[:k]]
+
+
+def compile_seconds(
+    shapes: Sequence[tuple[int, int]] = STAGE_SHAPES,
+    batch: int = 8,
+    backward: bool = True,
+    repeats: int | None = None,
+    names: Sequence[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Seconds ``torch.compile`` takes for each contender's first call, at each shape, comparably.
+
+    A throwaway compile pays the compiler's start-up first (:func:`warm_up_compiler`). Then, at
+    each ``(channels, size)``, ``repeats`` rounds (default: one per contender) each compile every
+    contender once, in an order rotated by one from round to round (and from shape to shape), so
+    that each contender is compiled first, second, ... equally often; before every compile the
+    compiler forgets its graphs (``torch._dynamo.reset()``). Kernels it generated stay in its
+    on-disk cache, for every contender alike: on a machine that ran this before, the seconds are
+    those of tracing and lowering a graph whose kernels are cached. The first call is forward
+    and, with ``backward``, backward on an ``(N, C, H, W)`` input (``N = batch``).
+
+    Returns ``{"warm_up_s", "repeats", "backward", "rows"}``; each row has ``shape``,
+    ``compile_s`` (median over the rounds, per contender), ``runs_s`` (every round's seconds)
+    and ``orders`` (each round's order).
+    """
+    contenders = list(block_contenders(16, names=names))
+    repeats = len(contenders) if repeats is None else repeats
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    warm = warm_up_compiler(device)
+    rows = []
+    for i, (channels, size) in enumerate(shapes):
+        torch.manual_seed(0)
+        x = torch.randn(batch, channels, size, size, device=device)
+        grad = torch.randn_like(x)
+        mods = {k: m.to(device) for k, m in block_contenders(channels, names=names).items()}
+        runs: dict[str, list[float]] = {k: [] for k in mods}
+        orders = []
+        for r in range(repeats):
+            order = _rotated(contenders, i + r)
+            orders.append(order)
+            for k in order:
+                _reset_compiled()
+                compiled = torch.compile(mods[k], dynamic=False)
+                xi = x.detach().requires_grad_(backward)
+
+                def first(compiled=compiled, xi=xi) -> None:
+                    out = compiled(xi)
+                    if backward:
+                        out.backward(grad)
+                runs[k].append(first_call_seconds(first))
+        _reset_compiled()
+        rows.append({"shape": [batch, channels, size, size],
+                     "compile_s": {k: statistics.median(v) for k, v in runs.items()},
+                     "runs_s": runs, "orders": orders})
+    return {"warm_up_s": warm, "repeats": repeats, "backward": backward, "rows": rows}
+
+
 def bench_block(
     shapes: Sequence[tuple[int, int]] = STAGE_SHAPES,
     batch: int = 8,
@@ -100,7 +181,8 @@ def bench_block(
     time in the same round, and ``ratio_ci95``: that ratio's 95 % interval ``[low, high]``
     (:func:`~senet_lib.bench.timing.paired_ratio`; both empty when senet_lib did not run), the
     ``bytes`` and ``flops`` of the traffic model (:mod:`senet_lib.cost`), and, when ``compiled``,
-    ``compile_s`` (the first call of each contender).
+    ``compile_s`` (the first call of each contender, after :func:`warm_up_compiler`, in an order
+    rotated by one from shape to shape, recorded as ``compile_order``).
     """
     rows = []
     sync = device_sync(device)
@@ -112,6 +194,8 @@ def bench_block(
         grad = torch.randn_like(x)
         mods = {k: m.to(device) for k, m in block_contenders(channels, names=names).items()}
         if compiled:
+            if not rows:              # the compiler's start-up, paid before any contender's first call
+                warm_up_compiler(device)
             _reset_compiled()
             mods = {k: torch.compile(m, dynamic=False) for k, m in mods.items()}
 
@@ -127,7 +211,9 @@ def bench_block(
             return run
 
         fns = {k: step(m) for k, m in mods.items()}
-        compile_s = {k: first_call_seconds(fn) for k, fn in fns.items()} if compiled else None
+        # the first calls compile; their order rotates from shape to shape (see compile_seconds)
+        order = _rotated(list(fns), len(rows))
+        compile_s = {k: first_call_seconds(fns[k]) for k in order} if compiled else None
         times = interleaved(fns, rounds, sync=sync, shuffle=0)
         med, iqr = summarize(times)
         paired = ({k: paired_ratio(times["senet_lib"], t) for k, t in times.items() if k != "senet_lib"}
@@ -142,7 +228,8 @@ def bench_block(
             "flops": se_block_flops(channels, size, size, batch=batch),
         }
         if compile_s is not None:
-            row["compile_s"] = compile_s
+            row["compile_s"] = {k: compile_s[k] for k in fns}
+            row["compile_order"] = order
         rows.append(row)
         if compiled:
             _reset_compiled()

@@ -1,4 +1,4 @@
-"""The command line: ``python -m senet_lib.bench {block,pieces,models,traffic,full}``.
+"""The command line: ``python -m senet_lib.bench {block,pieces,models,traffic,compile,full}``.
 
 ``full`` runs everything the book's chapter 9 shows and writes one JSON file with the machine,
 the versions and the command itself; the committed results file is its output::
@@ -20,6 +20,11 @@ and ``settings``, then one entry per part:
 * ``traffic``: bytes per image of SE-ResNet-50's SE blocks, and the bandwidth the measured extra
   time implies; ``paper``: the paper's figures; ``targets``: the library's targets (listed in
   :mod:`senet_lib.bench`), met or not.
+
+``compile`` writes chapter 9's compile seconds (:func:`~senet_lib.bench.blocks.compile_seconds`:
+after a throwaway compile, each contender compiled once per round, in rotated orders)::
+
+    python -m senet_lib.bench compile --out senet_lib/results/bench_compile.json
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import torch
 from ..cost import RESNET50_STAGES, implied_bandwidth, se_network_bytes
 from ..networks import se_resnet50
 from ..records import environment
-from .blocks import QUICK_SHAPES, STAGE_SHAPES, bench_block, bench_pieces, probe_ceilings
+from .blocks import QUICK_SHAPES, STAGE_SHAPES, bench_block, bench_pieces, compile_seconds, probe_ceilings
 from .imports import bench_imports
 from .models import MODEL_NAMES, bench_models, gate_times_in_network
 from .timing import keep_freed_memory
@@ -247,6 +252,11 @@ def format_results(results: dict) -> str:
         out.append(f"\nImports, fresh interpreter, {imp['rounds']} interleaved rounds: "
                    + ", ".join(f"{k} {v:.0f} ms" for k, v in imp["median_ms"].items())
                    + f"\n  senet_lib / torch: {r['median']:.3f} (95 % interval {r['low']:.3f} to {r['high']:.3f})")
+    if "compile" in results:
+        c = results["compile"]
+        out.append(f"\ntorch.compile, first call (seconds; median of {c['repeats']} rounds in rotated orders, "
+                   f"after a {c['warm_up_s']:.1f} s warm-up compile)")
+        out.append(_table(c["rows"], key="compile_s").replace(" ms", " s "))
     for cfg in results.get("block", []):
         out.append(f"\nSE block, {_block_label(cfg)}, {cfg['rounds']} rounds; ratios paired round by round")
         out.append(_table(cfg["rows"]))
@@ -337,16 +347,21 @@ def main(argv: list[str] | None = None) -> int:
                                           "against the same network without a block")
     at.add_argument("--rounds", type=int, default=30)
     sub.add_parser("traffic", help="the memory-traffic model of SE-ResNet-50's SE blocks (no timing)")
+    cp = sub.add_parser("compile", help="torch.compile's seconds for each SE block's first call, "
+                                        "after a warm-up compile, in rotated orders")
+    cp.add_argument("--repeats", type=int, default=None,
+                    help="rounds per shape (default: one per contender, each first once)")
+    cp.add_argument("--forward-only", action="store_true")
     f = sub.add_parser("full", help="everything, one JSON (the committed results file)")
     f.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
-    for s in (b, pc, m, f):
+    for s in (b, pc, m, cp, f):
         s.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                        help="where to run (default cpu; the committed file is CPU's)")
         s.add_argument("--threads", type=int, default=None,
                        help="torch.set_num_threads (default: torch's own choice, usually one per core)")
-    for s in (b, pc, m, at, f):
+    for s in (b, pc, m, at, cp, f):
         s.add_argument("--quick", action="store_true", help="tiny shapes and few rounds (smoke run)")
-    for s in (b, pc, m, im, at, sub.choices["traffic"], f):
+    for s in (b, pc, m, im, at, sub.choices["traffic"], cp, f):
         s.add_argument("--out", help="write the results as JSON here")
         s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
         s.add_argument("--os-allocator", action="store_true",
@@ -374,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
         results = {"block": [_run_block(shapes, batch, rounds, not args.forward_only,
                                         args.channels_last, args.compile, device=device)]}
         results["targets"] = targets(results)
+    elif args.what == "compile":
+        shapes = QUICK_SHAPES if args.quick else STAGE_SHAPES
+        results = {"compile": compile_seconds(shapes, batch=2 if args.quick else 8,
+                                              backward=not args.forward_only,
+                                              repeats=1 if args.quick else args.repeats, device=device)}
     elif args.what == "pieces":
         shapes = QUICK_SHAPES if args.quick else STAGE_SHAPES
         batch, rounds = (2, 3) if args.quick else (8, args.rounds)
