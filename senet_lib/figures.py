@@ -23,6 +23,8 @@ returns the figure.
   :func:`plot_class_distances`; every gate of every block: :func:`plot_gate_distribution`.
 * An ablation study of a sweep, each arm against the default SE arm, seed by seed:
   :func:`plot_ablation`.
+* Two models trained with the same seeds, their curves and paired difference epoch by epoch
+  (chapter 6): :func:`plot_paired_runs`.
 
 matplotlib is imported inside the functions: this module is imported by chapters, never by
 the package's ``__init__``.
@@ -173,7 +175,8 @@ def plot_class_excitations(gates: torch.Tensor, labels: torch.Tensor, class_name
         channels: which channels, in order (default all).
         legend: draw the legend (turn off on all but one of several panels sharing it).
 
-    Returns the axes; the last line is the all-image mean (black, thick).
+    Returns the axes; the last line is the all-image mean (thick, light grey, drawn beneath the
+    class lines so that they stay visible where they coincide with it).
     """
     import matplotlib.pyplot as plt
 
@@ -190,8 +193,8 @@ def plot_class_excitations(gates: torch.Tensor, labels: torch.Tensor, class_name
     for j, k in enumerate(chosen):
         ax.plot(x, means[row[k], ch].numpy(), _STYLES[j % len(_STYLES)], color=colours[j], lw=1.2,
                 label=class_names[k])
-    ax.plot(x, gates.detach().double().mean(0)[ch].cpu().numpy(), color="black", lw=2.2,
-            label="all images")
+    ax.plot(x, gates.detach().double().mean(0)[ch].cpu().numpy(), color="0.72", lw=3.4,
+            zorder=1.5, label="all images")     # under the class lines (zorder 2)
     ax.set_xlabel("channel index" if channels is None else "channel (in the order shown)")
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel("mean excitation")
@@ -217,7 +220,7 @@ def plot_class_excitations_grid(gates: Mapping[str, torch.Tensor], labels: torch
             fill the text column.
 
     The panels share the y-axis (mean excitation, 0 to 1). One legend names every series (each
-    class with its own colour *and* line style, the all-image mean black and thick), with long
+    class with its own colour *and* line style, the all-image mean thick and light grey), with long
     line samples so that the styles can be told apart: in the first free cell of the grid, or
     below the panels when the grid is full. Returns the figure; its first ``len(blocks)`` axes
     are the panels.
@@ -567,6 +570,115 @@ def plot_gate_distribution(gates: Mapping[str, torch.Tensor], ax=None, *, title:
     _title(ax, title)
     return ax
 
+
+# --------------------------------------------------------------------------------------------
+# Chapter 6: two models trained with the same seeds
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["plot_paired_runs"]
+
+#: Colour, line style and marker of the two models of :func:`plot_paired_runs` (the two
+#: colours differ in lightness too, so they stay apart in grey).
+_PAIR_STYLES = (("#3b528b", "-", "o"), ("#b5790a", "--", "s"))
+
+
+def _runs(name: str, values) -> np.ndarray:
+    """``values`` as a finite ``(seeds, epochs)`` float array, or a ValueError naming ``name``."""
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a (seeds, epochs) array of numbers, got {type(values).__name__}") from None
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
+        raise ValueError(f"{name} must be a (seeds, epochs) array with at least 2 seeds, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must hold finite numbers; it has NaN or infinity")
+    return a
+
+
+def plot_paired_runs(a, b, epochs: Sequence[float], *, labels: tuple[str, str] = ("plain", "SE"),
+                     seeds: Sequence[int] | None = None, metric: str = "test accuracy (%)",
+                     unit: str = "points", title: str = ""):
+    """Two models trained with the same seeds, epoch by epoch: their curves and their paired difference.
+
+    Args:
+        a, b: ``(seeds, epochs)`` values of one metric (e.g. test accuracy in %) of the two
+            models; row ``i`` of both comes from the same seed, so ``b - a`` is paired.
+        epochs: ``(epochs,)`` the x value of each column.
+        labels: the names of the two models, ``a``'s first.
+        seeds: the seed of each row (default ``0 ... seeds - 1``), for the last panel's legend.
+        metric: what the values are, for the y-axes; ``unit``: the unit of a difference of two.
+
+    Three panels. Top, the full width: every seed's curve (thin) and the mean over seeds
+    (thick) with a band of ± one standard deviation, each model in its own colour, line style
+    and marker. Bottom left: the paired difference ``b - a`` of each seed (thin grey), their
+    mean (black) and its 95 % interval, ``mean ± t s / sqrt(n)`` with Student's ``t`` for
+    ``n - 1`` degrees of freedom (``scipy.stats.t``), against 0. Bottom
+    right: the last epoch seed by seed, one line from ``a``'s value to ``b``'s per seed (one
+    marker per seed), and the two means. Legends sit outside the axes, where they hide no data;
+    every axis has tick labels. Returns the figure; its axes are the three panels in that order.
+    """
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    a, b = _runs("a", a), _runs("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same (seeds, epochs) shape, got {a.shape} and {b.shape}")
+    x = np.asarray(epochs, dtype=float)
+    if x.shape != (a.shape[1],):
+        raise ValueError(f"epochs must have one value per column of a ({a.shape[1]}), got shape {x.shape}")
+    if len(labels) != 2 or not all(isinstance(s, str) and s for s in labels):
+        raise ValueError(f"labels must be two non-empty names, got {labels!r}")
+    n = a.shape[0]
+    seeds = list(range(n)) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != n:
+        raise ValueError(f"seeds has {len(seeds)} entries for {n} rows (one seed per row)")
+
+    fig = plt.figure(figsize=(COLUMN_WIDTH, 6.9), layout="constrained")
+    top, left, right = fig.subplot_mosaic([["top", "top"], ["left", "right"]],
+                                          width_ratios=[1.9, 1], height_ratios=[1.05, 1]).values()
+    for values, label, (colour, style, marker) in zip((a, b), labels, _PAIR_STYLES):
+        for run in values:
+            top.plot(x, run, color=colour, linestyle=style, linewidth=0.7, alpha=0.55)
+        mean, std = values.mean(0), values.std(0, ddof=1)
+        top.plot(x, mean, color=colour, linestyle=style, marker=marker, markersize=4.5, linewidth=2.2,
+                 label=f"{label}: mean of {n} seeds ± std")
+        top.fill_between(x, mean - std, mean + std, color=colour, alpha=0.18, linewidth=0)
+    top.set_xlabel("epoch")
+    top.set_ylabel(metric)
+    top.set_title("Each seed (thin) and the mean ± std (thick, band)", fontsize=MIN_FONT_SIZE + 1)
+    top.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False,
+               fontsize=MIN_FONT_SIZE, handlelength=3)
+
+    d = b - a
+    mean = d.mean(0)
+    half = stats.t.ppf(0.975, n - 1) * d.std(0, ddof=1) / np.sqrt(n)
+    for i, run in enumerate(d):
+        left.plot(x, run, color="0.6", linewidth=0.8, marker=".", markersize=4,
+                  label="each seed" if i == 0 else None)
+    left.fill_between(x, mean - half, mean + half, color="#3b528b", alpha=0.25, linewidth=0,
+                      label="95 % interval of the mean")
+    left.plot(x, mean, color="black", linewidth=2.2, marker="o", markersize=4, label="mean of the seeds")
+    left.axhline(0, color="black", linewidth=0.8, linestyle=":")
+    left.set_xlabel("epoch")
+    left.set_ylabel(f"{labels[1]} − {labels[0]} ({unit})")
+    left.set_title("Paired difference, epoch by epoch", fontsize=MIN_FONT_SIZE + 1)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False,
+                fontsize=MIN_FONT_SIZE)
+
+    for i, (u, v) in enumerate(zip(a[:, -1], b[:, -1])):
+        right.plot([0, 1], [u, v], color="0.45", linewidth=1, marker=_SEED_MARKERS[i % len(_SEED_MARKERS)],
+                   markersize=6, label=f"seed {seeds[i]}")
+    right.plot([0, 1], [a[:, -1].mean(), b[:, -1].mean()], color="black", linewidth=2.4, marker="D",
+               markersize=7, label="mean")
+    right.set_xticks([0, 1], labels=list(labels))
+    right.set_xlim(-0.3, 1.3)
+    right.set_ylabel(f"{metric}, epoch {x[-1]:g}")
+    right.set_title("Last epoch, seed by seed", fontsize=MIN_FONT_SIZE + 1)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False,
+                 fontsize=MIN_FONT_SIZE)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 # --------------------------------------------------------------------------------------------
 # Chapter 10: SE's successors side by side

@@ -369,3 +369,66 @@ def test_se_block_figure():
         Fg.plot_se_block(32, 56, 56, gates=torch.rand(1, 32))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         Fg.plot_se_block(32, 56, 56, gates=torch.rand(32) + 1)
+
+
+def test_class_excitations_draw_the_overall_mean_beneath_the_classes(gates, labels):
+    """Where the class curves coincide with the all-image mean, they stay visible on top of it."""
+    ax = Fg.plot_class_excitations(gates["layer2.0.se"], labels, NAMES)
+    *classes, overall = ax.lines
+    assert all(overall.get_zorder() < line.get_zorder() for line in classes)
+    assert overall.get_linewidth() > max(line.get_linewidth() for line in classes)
+
+
+def test_paired_runs():
+    """Chapter 6's figure: both models' curves, the paired difference with its t interval, the last epoch."""
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a = 50 + np.cumsum(rng.uniform(0, 3, (5, 6)), axis=1)
+    b = a + rng.normal(2, 1, (5, 6))
+    fig = Fg.plot_paired_runs(a, b, range(1, 7), labels=("plain", "SE"), seeds=[3, 4, 5, 6, 7])
+    top, left, right = fig.axes
+    assert fig.get_size_inches()[0] == pytest.approx(Fg.COLUMN_WIDTH)
+    assert _smallest_text(fig) >= Fg.MIN_FONT_SIZE
+    for ax in (top, left, right):            # every quantitative axis has tick labels and a label
+        assert ax.get_ylabel() and any(t.get_text() for t in ax.get_yticklabels())
+    for ax in (top, left):
+        assert ax.get_xlabel() == "epoch" and any(t.get_text() for t in ax.get_xticklabels())
+    assert [t.get_text() for t in right.get_xticklabels()] == ["plain", "SE"]
+    # top: 5 thin lines and one mean per model, each model with its own colour, style and marker
+    means = [line for line in top.lines if line.get_linewidth() > 2]
+    assert len(top.lines) == 12 and len(means) == 2
+    assert len({m.get_color() for m in means}) == len({m.get_linestyle() for m in means}) == 2
+    assert means[0].get_marker() != means[1].get_marker()
+    np.testing.assert_allclose(means[1].get_ydata(), b.mean(0))
+    # left: the mean paired difference and its 95 % t interval
+    d = b - a
+    half = stats.t.ppf(0.975, 4) * d.std(0, ddof=1) / np.sqrt(5)
+    mean_line = next(line for line in left.lines if line.get_label() == "mean of the seeds")
+    np.testing.assert_allclose(mean_line.get_ydata(), d.mean(0))
+    band = left.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx((d.mean(0) - half).min()) and band.max() == pytest.approx((d.mean(0) + half).max())
+    # right: one line per seed from plain's last value to SE's, labelled with its seed, then the mean
+    assert _legend_texts(right) == [f"seed {s}" for s in (3, 4, 5, 6, 7)] + ["mean"]
+    np.testing.assert_allclose(right.lines[0].get_ydata(), [a[0, -1], b[0, -1]])
+    # legends sit outside the axes, where they cover no data
+    fig.canvas.draw()
+    for ax in (top, left, right):
+        box, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        assert box.y1 <= frame.y0 + 1
+
+    with pytest.raises(ValueError, match="same"):
+        Fg.plot_paired_runs(a, b[:, :3], range(1, 7))
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        Fg.plot_paired_runs(a[:1], b[:1], range(1, 7))
+    with pytest.raises(ValueError, match="epochs"):
+        Fg.plot_paired_runs(a, b, range(3))
+    with pytest.raises(ValueError, match="NaN"):
+        Fg.plot_paired_runs(a, np.where(b > 60, np.nan, b), range(1, 7))
+    with pytest.raises(ValueError, match="seeds"):
+        Fg.plot_paired_runs(a, b, range(1, 7), seeds=[0])
+    with pytest.raises(ValueError, match="labels"):
+        Fg.plot_paired_runs(a, b, range(1, 7), labels=("only one",))
+    with pytest.raises(ValueError, match="array of numbers"):
+        Fg.plot_paired_runs("abc", b, range(1, 7))
