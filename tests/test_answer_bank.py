@@ -15,7 +15,9 @@ import ast
 import json
 import pathlib
 
+import numpy as np
 import pytest
+import torch
 
 import senet_lib.exercises as ex
 from answer_bank import MALFORMED_KINDS, bank, summary
@@ -64,6 +66,59 @@ def test_stub_is_pending_and_a_wrong_answer_raises_in_strict_mode(name, monkeypa
         getattr(ex, name)(first_wrong.fn)
     with pytest.raises(ex.ExerciseCheckError, match="pass the function itself"):
         getattr(ex, name)(None)
+
+
+# --- the machinery every checker inherits -----------------------------------------------------------
+
+def test_a_value_the_checker_did_not_foresee_is_refused_with_a_message_not_a_traceback(monkeypatch):
+    from senet_lib.exercises._core import call, checker
+
+    @checker("A checker with a gap")
+    def check_gap(fn):
+        return f"{1 / len(call(fn))}"          # fails on an empty answer: the checker's own gap
+
+    assert check_gap(lambda: [1]).passed
+    result = check_gap(lambda: [])
+    assert not result.passed and not result.pending and COULD_NOT_JUDGE in result.message
+    monkeypatch.setenv("SENET_STRICT_CHECKS", "1")
+    with pytest.raises(ex.ExerciseCheckError, match=COULD_NOT_JUDGE):
+        check_gap(lambda: [])
+
+
+@pytest.mark.parametrize("value,expected", [
+    (3, 3), (2.5, 2.5), (np.int64(3), 3), (np.float32(0.5), 0.5), (torch.tensor(2.0), 2.0),
+    (torch.tensor([4]), 4), (np.array(1.5), 1.5),
+])
+def test_numbers_a_teacher_accepts(value, expected):
+    from senet_lib.exercises._core import as_number
+
+    assert as_number(value, "it") == expected
+
+
+@pytest.mark.parametrize("value,words", [
+    (True, "bool"), (np.bool_(False), "bool"), ("3", "str"), (None, "None"), ([3], "list"),
+    (float("nan"), "NaN"), (float("inf"), "inf"), (torch.ones(2), "one number"), (1j, "complex"),
+    (torch.tensor(True), "bool"),
+])
+def test_values_that_are_not_numbers_get_a_hint_naming_them(value, words):
+    from senet_lib.exercises._core import Hint, as_number
+
+    with pytest.raises(Hint, match=words):
+        as_number(value, "it")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64])
+def test_tensors_are_compared_in_float32_whatever_their_dtype(dtype):
+    from senet_lib.exercises._core import Hint, close, expect_close
+
+    expected = torch.tensor([[1.0, 2.0], [3.0, -2.0]])
+    assert close(expected.to(dtype), expected)            # these values are exact in every dtype
+    noisy = (expected * (1 + 3e-3)).to(dtype)               # right to half precision only
+    if dtype in (torch.float16, torch.bfloat16):
+        with pytest.raises(Hint, match=str(dtype)):
+            expect_close(noisy, expected, "it")
+    assert not close(expected.to(dtype), expected + 0.1)
+    assert not close(expected[0], expected) and not close("x", expected) and not close(None, expected)
 
 
 # --- predictions (check_prediction compares a value, not a function) -------------------------------
