@@ -25,6 +25,12 @@ Each block has a ``gates(x)`` method returning what it multiplies ``x`` by, and 
 through a sub-module named ``gate`` (CBAM: ``channel.gate`` and ``spatial.gate``), so a forward
 hook sees them. Weights load from timm's ``EcaModule``, ``CbamModule`` and ``GatherExcite``
 with :func:`from_timm_state_dict`; the tests check the outputs agree to 1e-6.
+
+Every block here traces: ``torch.fx.symbolic_trace`` and torchvision's
+``create_feature_extractor`` (gates by node name, ``gate``, ``channel.gate``, ``spatial.gate``;
+the traced module keeps the input check, see :func:`senet_lib._checks.feature_map`),
+``torch.export``, ``torch.compile`` and ``torch.jit.script`` (which skips the input check);
+``tests/test_tracing.py``.
 """
 
 from __future__ import annotations
