@@ -46,7 +46,7 @@ unit: $(STAMP)
 # alone in an empty folder, no network; nbmake executes it and the executed copy lands in $(STAGE).
 notebooks: $(STAMP)
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
-	cp -r book _config.yml _toc.yml $(STAGE)/
+	cp -r book _config.yml _toc.yml _static $(STAGE)/
 	sed -i 's/^\(  *execute_notebooks:\).*/\1 "off"/' $(STAGE)/_config.yml
 	grep -q 'execute_notebooks: "off"' $(STAGE)/_config.yml
 	SENET_STRICT_CHECKS=1 $(PY) tools/run_notebooks.py --book book --into $(STAGE)/book \
