@@ -20,7 +20,7 @@ LOCK   := requirements-lock.txt
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: lock book test unit notebooks learner-notebooks strict-book links browser learner student clean
+.PHONY: lock book test unit notebooks colab-versions learner-notebooks strict-book links browser learner student clean
 
 # (Re)install when requirements.txt, the lock or pyproject.toml is newer than the last install.
 $(STAMP): requirements.txt $(LOCK) pyproject.toml
@@ -57,6 +57,13 @@ learner-notebooks: $(STAMP)
 	rm -rf _build/learner-executed
 	SENET_STRICT_CHECKS=1 $(PY) tools/run_notebooks.py --book learner/book --into _build/learner-executed \
 	    -- --nbmake-timeout=600 --durations=0
+
+# The same Colab-like run on the versions Colab ships (tools/colab_versions.txt) instead of the lock:
+# its own environment (about 7 GB, PyTorch included, from the package index), made once in
+# _build/colab-versions-venv by the Python that runs this (CI: Colab's, 3.12). Not part of `make test`.
+colab-versions:
+	SENET_STRICT_CHECKS=1 python3 tools/run_notebooks.py --book book --versions tools/colab_versions.txt \
+	    --venv _build/colab-versions-venv -- --nbmake-timeout=600 --durations=0
 
 strict-book: $(STAMP)
 	test -d $(STAGE)/book || { echo "run 'make notebooks' first"; exit 1; }

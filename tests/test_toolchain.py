@@ -147,3 +147,83 @@ def test_the_makefile_installs_with_the_lock_and_remakes_it():
     assert re.search(r"pip install .*-r requirements\.txt -c \$\(LOCK\)", stamp[2]), stamp[2]
     assert re.search(r"^LOCK\s*:=\s*requirements-lock\.txt$", makefile, re.M)
     assert re.search(r"^lock:.*\n\tpython3 tools/lock\.py$", makefile, re.M)
+
+
+# --- Colab's versions, pyproject.toml's bounds, the workflow job ---------------------------------
+
+#: Dependencies whose lower bound no run tests: tools/colab_versions.txt does not record Colab's
+#: version of them, so the Colab-versions run resolves the newest (as the lock does).
+UNTESTED_LOWER_BOUNDS = {
+    "scipy": "not in the issue's list of Colab's versions; the run resolves the newest",
+    "tqdm": "not in the issue's list of Colab's versions; the run resolves the newest",
+}
+
+
+#: Dependencies Colab does not preinstall: the setup cell's [book] extra installs the newest, so the
+#: newest tested (the lock's) is also the oldest: the lower bound must be the lock's version.
+NOT_ON_COLAB = {"torchinfo"}
+
+
+def dependencies() -> list[Requirement]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = [r for group in project.get("optional-dependencies", {}).values() for r in group]
+    return [Requirement(r) for r in [*project["dependencies"], *extras]]
+
+
+def test_colab_versions_say_where_they_come_from():
+    text = COLAB.read_text()
+    assert re.search(r"^# Source: .+", text, re.M), "no '# Source:' line"
+    assert re.search(r"^# Recorded \d{4}-\d{2}-\d{2}\.", text, re.M), "no '# Recorded YYYY-MM-DD.' date"
+    assert re.search(r"^# Refresh each term", text, re.M)
+    assert re.search(r"^# python: 3\.\d+$", text, re.M), "no '# python: 3.X' line"
+    pins = colab()
+    assert {"torch", "torchvision", "numpy"} <= set(pins), sorted(pins)
+    # tools/run_notebooks.py reads the file the same way
+    spec = importlib.util.spec_from_file_location("senet_tools_run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    listed, python = runner.read_versions(COLAB)
+    assert dict(p.split("==") for p in listed) == pins
+    assert python == re.search(r"^# python: (3\.\d+)$", text, re.M)[1]
+
+
+def test_pyproject_bounds_admit_the_lock_and_colab_and_start_at_colabs():
+    locked, at_colab = lock(), colab()
+    for req in dependencies():
+        name = canonicalize_name(req.name)
+        assert req.specifier.contains(locked[name]), f"{req} excludes the lock's {name}=={locked[name]}"
+        lower = [Version(s.version) for s in req.specifier if s.operator == ">="]
+        assert len(lower) == 1, f"{req}: one '>=' lower bound expected"
+        if name in at_colab:
+            tested = Version(at_colab[name])
+            assert req.specifier.contains(tested), f"{req} excludes Colab's {name}=={tested}"
+            # the bound is Colab's version, written as far as it goes (torch>=2.9 for 2.9.1)
+            assert tested.release[:len(lower[0].release)] == lower[0].release, (
+                f"{req}: the lower bound is not Colab's {name}=={tested}, the oldest version tested")
+        elif name in NOT_ON_COLAB:
+            tested = Version(locked[name])
+            assert tested.release[:len(lower[0].release)] == lower[0].release, (
+                f"{req}: {name} is installed fresh on Colab; its lower bound is the lock's {tested}")
+        else:
+            assert name in UNTESTED_LOWER_BOUNDS, (
+                f"{req}: add {name} to tools/colab_versions.txt, or say in UNTESTED_LOWER_BOUNDS why not")
+
+
+def test_the_bound_check_catches_a_bound_below_colab():
+    tested, lower = Version("2.9.1"), Version("2.1")
+    assert tested.release[:len(lower.release)] != lower.release
+
+
+def test_the_colab_versions_job_runs_them_on_colabs_python():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
+    job = workflow["jobs"]["colab-versions"]
+    setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    python = re.search(r"^# python: (3\.\d+)$", COLAB.read_text(), re.M)[1]
+    assert [s["with"]["python-version"] for s in setup] == [python]
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["make colab-versions"]
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^colab-versions:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe and "tools/run_notebooks.py --book book --versions tools/colab_versions.txt" in recipe[1]
+    assert "--venv _build/colab-versions-venv" in recipe[1] and "SENET_STRICT_CHECKS=1" in recipe[1]

@@ -4,11 +4,15 @@ What `make notebooks` runs. For each run it
 
 1. builds `senet_lib` as a wheel from a copy of the package (never from the work tree in place);
 2. installs that wheel, not editable, into a separate virtual environment (`_build/colab-venv`,
-   made once per version of requirements.txt + pyproject.toml, pinned by requirements.txt as
-   constraints; the wheel itself is reinstalled on every run). As on Colab, PyTorch is there
-   before the wheel: the PyTorch stack (torch, torchvision, triton and the CUDA libraries, 5.5 GB
-   of the 6 GB) is hard-linked from the environment running this script, so it costs no disk
-   space twice; pip installs everything else the wheel and its [book] extra ask for;
+   made once per version of requirements.txt + requirements-lock.txt + pyproject.toml, with the
+   lock and requirements.txt as constraints; the wheel itself is reinstalled on every run). As on
+   Colab, PyTorch is there before the wheel: the PyTorch stack (torch, torchvision, triton and the
+   CUDA libraries, 5.5 GB of the 6 GB) is hard-linked from the environment running this script, so
+   it costs no disk space twice; pip installs everything else the wheel and its [book] extra ask
+   for. With `--versions FILE` (e.g. tools/colab_versions.txt, Colab's own versions) the
+   environment is made from that file instead: its pins installed first, PyTorch included (from
+   the package index, not linked), as Colab has them preinstalled; then the wheel and its [book]
+   extra, constrained by the same file;
 3. copies each notebook ALONE into its own empty temporary folder, and executes them all with
    nbmake under that environment's Python, with no source tree on `sys.path` and, where the
    machine allows it (root and `unshare`), in a network namespace that has only loopback;
@@ -20,6 +24,7 @@ tree, reads package data the wheel leaves out, or downloads something, fails her
 on Colab. A probe notebook, run first in the same way, checks the environment itself.
 
     python tools/run_notebooks.py --book book --into _executed/book [--only 01_se_block]
+    python tools/run_notebooks.py --versions tools/colab_versions.txt --venv _build/colab-versions-venv
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +52,9 @@ KEY_FILE = ".senet-colab-key"
 # Packages the Colab-like environment needs beyond the wheel and its [book] extra: the runner.
 RUNNER_PACKAGES = ["ipykernel", "nbmake", "pytest", "nbformat", "nbclient"]
 # Bumped when the recipe below changes, so that cached environments are remade.
-RECIPE = "3"
+RECIPE = "4"
+# The book's pins: requirements.txt, and the lock of everything they pull in (tools/lock.py).
+CONSTRAINTS = [ROOT / "requirements.txt", ROOT / "requirements-lock.txt"]
 
 # Bring the loopback interface up inside a fresh network namespace (without `ip`), then exec.
 _LO_UP = r"""
@@ -99,12 +109,34 @@ def run(cmd: list[str]) -> None:
         raise SystemExit(f"[run_notebooks] failed (exit code {done.returncode}): {' '.join(cmd)}")
 
 
-def env_key() -> str:
+def env_key(versions: Path | None = None) -> str:
+    """What the Colab-like environment is made from: when it changes, the environment is remade."""
     h = hashlib.sha256(RECIPE.encode())
-    for name in ["requirements.txt", "pyproject.toml"]:
-        h.update((ROOT / name).read_bytes())
+    for path in [*([versions] if versions else CONSTRAINTS), ROOT / "pyproject.toml"]:
+        h.update(path.read_bytes() if path.exists() else b"")
     h.update(sys.version.encode())
     return h.hexdigest()
+
+
+def read_versions(path: Path) -> tuple[list[str], str | None]:
+    """The pins (`name==version` lines) of a versions file, and its `# python: X.Y` line, if any."""
+    text = path.read_text()
+    pins = [line.split("#")[0].strip() for line in text.splitlines()]
+    pins = [pin for pin in pins if pin]
+    bad = [pin for pin in pins if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s]+", pin)]
+    if bad:
+        raise SystemExit(f"--versions {path}: expected one `name==version` a line, got {bad}")
+    python = re.search(r"^#\s*python:\s*(\d+\.\d+)\s*$", text, re.M)
+    return pins, python.group(1) if python else None
+
+
+def installed_versions(py: Path, names: list[str]) -> dict[str, str]:
+    """The versions of `names` installed in the environment of `py` ("-" where missing)."""
+    code = ("import importlib.metadata as m, json, sys\n"
+            "def v(n):\n    try: return m.version(n)\n    except m.PackageNotFoundError: return '-'\n"
+            "print(json.dumps({n: v(n) for n in sys.argv[1:]}))")
+    out = subprocess.run([str(py), "-c", code, *names], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def build_wheel(out_dir: Path) -> Path:
@@ -117,7 +149,10 @@ def build_wheel(out_dir: Path) -> Path:
     shutil.copytree(ROOT / "senet_lib", src / "senet_lib",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
     dist = out_dir / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+    # With setuptools here, build offline with it; without (a bare Python 3.12+), let pip fetch
+    # the build backend pyproject.toml asks for.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
          "-w", str(dist), str(src)])
     wheels = sorted(dist.glob("senet_lib-*.whl"))
     if len(wheels) != 1:
@@ -161,21 +196,32 @@ def link_torch_stack(py: Path) -> tuple[int, int, int]:
     return linked, copied, size
 
 
-def ensure_venv(wheel: Path, venv: Path) -> Path:
-    """Make (once per key) the Colab-like environment; reinstall the wheel, not editable, every run."""
+def ensure_venv(wheel: Path, venv: Path, versions: Path | None = None) -> Path:
+    """Make (once per key) the Colab-like environment; reinstall the wheel, not editable, every run.
+
+    Without `versions`: the book's pins (requirements.txt and its lock) as constraints, PyTorch
+    hard-linked from this environment. With `versions` (a file of `name==version` pins): those
+    installed first, PyTorch included, then the wheel under the same pins."""
     py = venv / "bin" / "python"
-    key = env_key()
+    key = env_key(versions)
     key_path = venv / KEY_FILE
     if not (py.exists() and key_path.exists() and key_path.read_text() == key):
+        made_from = versions.name if versions else "requirements.txt/requirements-lock.txt/pyproject.toml"
         log(f"creating {venv.relative_to(ROOT) if venv.is_relative_to(ROOT) else venv} "
-            "(once per requirements.txt/pyproject.toml; takes a few minutes)")
+            f"(once per {made_from}; takes a few minutes)")
         shutil.rmtree(venv, ignore_errors=True)
         run([sys.executable, "-m", "venv", str(venv)])
-        linked, copied, size = link_torch_stack(py)
-        log(f"PyTorch stack preinstalled as on Colab ({size / 1e9:.1f} GB): {linked} files hard-linked"
-            f"{f', {copied} copied (another file system)' if copied else ''}")
-        run([str(py), "-m", "pip", "install", "-q", "-c", str(ROOT / "requirements.txt"),
-             f"{wheel}[book]", *RUNNER_PACKAGES])
+        if versions is None:
+            linked, copied, size = link_torch_stack(py)
+            log(f"PyTorch stack preinstalled as on Colab ({size / 1e9:.1f} GB): {linked} files hard-linked"
+                f"{f', {copied} copied (another file system)' if copied else ''}")
+            constraints = [arg for path in CONSTRAINTS if path.exists() for arg in ("-c", str(path))]
+        else:
+            pins, _ = read_versions(versions)
+            log(f"preinstalling {versions.name}'s {len(pins)} pins, as Colab has them: {' '.join(pins)}")
+            run([str(py), "-m", "pip", "install", "-q", *pins])
+            constraints = ["-c", str(versions)]
+        run([str(py), "-m", "pip", "install", "-q", *constraints, f"{wheel}[book]", *RUNNER_PACKAGES])
         key_path.write_text(key)
     run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)])
     return py
@@ -284,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", default=[], metavar="STEM",
                     help="run only this chapter (repeatable), e.g. --only 01_se_block")
     ap.add_argument("--venv", type=Path, default=VENV, help=f"the Colab-like environment (default {VENV})")
+    ap.add_argument("--versions", type=Path, default=None, metavar="FILE",
+                    help="make the environment from these `name==version` pins (e.g. tools/colab_versions.txt) "
+                         "instead of the book's lock; use another --venv for it")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = ap.parse_args(argv)
 
@@ -297,6 +346,17 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--only: no such chapter in {args.book}: {sorted(missing)}")
     if not notebooks:
         ap.error(f"no notebooks in {args.book}")
+    if args.versions is not None:
+        if not args.versions.is_file():
+            ap.error(f"--versions {args.versions} is not a file")
+        if args.venv.resolve() == VENV.resolve():
+            ap.error(f"--versions: give the environment another folder than the default {VENV} "
+                     "(e.g. --venv _build/colab-versions-venv), or the lock's environment is replaced")
+        pins, wanted = read_versions(args.versions.resolve())
+        here = ".".join(platform.python_version_tuple()[:2])
+        if wanted and wanted != here:
+            log(f"NOTE: {args.versions.name} is for Python {wanted}; this run uses Python {here}")
+        args.versions = args.versions.resolve()
 
     venv = args.venv.resolve()
     with locked(venv):
@@ -305,9 +365,15 @@ def main(argv: list[str] | None = None) -> int:
             wheel = build_wheel(Path(tmp))
             t1 = time.perf_counter()
             log(f"built {wheel.name} in {t1 - t0:.0f} s")
-            python = ensure_venv(wheel, venv)
+            python = ensure_venv(wheel, venv, args.versions)
         t2 = time.perf_counter()
         log(f"Colab-like environment ready in {t2 - t1:.0f} s ({python})")
+        if args.versions is not None:
+            names = [pin.split("==")[0] for pin in read_versions(args.versions)[0]]
+            found = installed_versions(python, [*names, "torchinfo", "senet_lib"])
+            py_version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                                        capture_output=True, text=True, check=True).stdout.strip()
+            log("versions in use: " + " ".join([f"python={py_version}", *[f"{k}={v}" for k, v in found.items()]]))
         rc = execute(notebooks, python, venv, args.into, args.pytest_args)
         log(f"executed {len(notebooks)} notebook(s) in {time.perf_counter() - t2:.0f} s; exit code {rc}")
     return rc
