@@ -75,9 +75,10 @@ def _track_hooks(model: nn.Module) -> list[_TrackedHandle]:
 
 
 def _hooks_left(model: nn.Module, handles: list[_TrackedHandle]) -> int:
-    """Hooks still attached to ``model``: tracked handles not removed, or any left in its modules."""
-    attached = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
-    return max(attached, sum(not h.removed for h in handles))
+    """Hooks the learner's code attached to ``model`` and did not remove: every hook registered on
+    its modules goes through the tracked methods (PyTorch has no public way to list a module's
+    hooks, and its private dictionaries are not ours to read)."""
+    return sum(not h.removed for h in handles)
 
 
 _LEFT_HINT = ("keep the handle that register_forward_hook returns and call handle.remove() in a "
