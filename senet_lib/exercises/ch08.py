@@ -162,8 +162,8 @@ def check_paired_interval(fn: Callable[[Sequence[float], Sequence[float]], tuple
         if like(_t95(n) * sd / math.sqrt(n)):
             raise Hint(f"you used t for {n} degrees of freedom: n seeds leave n - 1 = {n - 1}.")
         if n > 2 and like(_t95(n - 2) * sd / math.sqrt(n)):
-            raise Hint(f"you used t for {n - 2} degrees of freedom: n seeds leave n - 1 = {n - 1} "
-                       "(T_CRIT_5[n - 2] is the entry for n - 1, since the table starts at 1).")
+            raise Hint(f"you used t for {n - 2} degrees of freedom: n seeds leave n - 1 = {n - 1}, "
+                       "so t_critical(n - 1).")
         if like(t * sd / n):
             raise Hint("you divided by n: the standard error is s / sqrt(n).")
         if like(2 * half):
