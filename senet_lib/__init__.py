@@ -11,8 +11,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-from .block import SEBlock, excite, hidden_width, scale, squeeze  # noqa: E402
-from .notebook import setup  # noqa: E402
+from .block import SEBlock, excite, hidden_width, scale, squeeze
+from .notebook import setup
 
 #: Names re-exported here but imported from their module only when first used.
 _LAZY = {"add_se": "networks", "se_resnet50": "networks"}

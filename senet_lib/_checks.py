@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
-from typing import Optional
 
 import torch
 
@@ -46,7 +45,7 @@ def boolean(name: str, value: object) -> bool:
 # compile a call under ``if not torch.jit.is_scripting()``, so scripted modules skip the checks.
 # ``torch.compile`` and ``torch.export`` trace through the checks as ordinary Python.
 @torch.fx.wrap
-def feature_map(name: str, x: torch.Tensor, channels: Optional[int] = None) -> torch.Tensor:
+def feature_map(name: str, x: torch.Tensor, channels: int | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating-point ``(N, C, H, W)`` tensor with ``C == channels``; return it.
 
     Raises ``TypeError`` for a non-tensor or an integer tensor, ``ValueError`` for another

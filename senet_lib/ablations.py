@@ -9,8 +9,9 @@ configuration; :mod:`senet_lib.runner` trains them, :mod:`senet_lib.report` judg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

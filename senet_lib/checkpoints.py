@@ -33,9 +33,10 @@ sub-modules take forward hooks. ``meta`` is a dict with:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn

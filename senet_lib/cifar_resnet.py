@@ -27,11 +27,11 @@ diagram, and the SE blocks are found with ``model.se_blocks()``; a forward hook 
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
 from collections.abc import Mapping
 from typing import Any
+
+import torch
+from torch import nn
 
 from . import _checks
 from .block import SEBlock

@@ -18,8 +18,9 @@ folder with CIFAR-10) is not part of the configuration: it changes the time, not
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from torch import nn
 
@@ -78,7 +79,7 @@ class RunConfig:
     channels_last: bool = field(default=False, metadata=_help("channels-last memory format"))
 
     def __post_init__(self) -> None:
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        set_ = lambda name, value: object.__setattr__(self, name, value)
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 8 or (self.depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2 (8, 14, 20, 32, ...), got {self.depth!r}")
         for name in ("width", "epochs", "batch_size", "per_class", "test_per_class"):
@@ -119,7 +120,7 @@ class RunConfig:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
         """The configuration ``d`` describes (:meth:`to_dict`'s output); missing fields take
         their defaults.
 

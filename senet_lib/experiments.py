@@ -29,8 +29,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import MISSING, fields, replace
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

@@ -167,7 +167,7 @@ class GateRecorder:
 
         return hook
 
-    def __enter__(self) -> "GateRecorder":
+    def __enter__(self) -> GateRecorder:
         gates_seen: set[int] = set()
         try:
             for name, block in self.blocks.items():

@@ -32,7 +32,6 @@ from torchvision.models import VGG, ResNet, resnet50
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import _checks
-from .block import SEBlock
 
 __all__ = [
     "POSITIONS",

@@ -12,9 +12,8 @@ Sources: scikit-image's ``skimage.data`` (van der Walt et al., 2014), scikit-lea
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from collections.abc import Sequence
-from typing import Callable
 
 import numpy as np
 import torch

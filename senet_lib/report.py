@@ -242,7 +242,7 @@ def verdict(results: Mapping[str, Any], study: str, *, ref: str | None = None,
     differences point the paper's way. The plain network is left out (it is no variant)."""
     ref = _reference(results, study, ref)
     labels = dict(labels or {})
-    name = lambda a: labels.get(a, a)  # noqa: E731
+    name = lambda a: labels.get(a, a)
     arms = [a for a in study_arms(results, study) if a != "plain" or ref == "plain"]
     judged = {a: j for a in arms if a != ref and (j := paired(results, a, ref)) is not None}
     if not judged:
@@ -263,7 +263,7 @@ def verdict(results: Mapping[str, Any], study: str, *, ref: str | None = None,
             ours = {a: 0.0 if a == ref else judged[a]["mean"] for a in both}
             pairs = [(a, b) for i, a in enumerate(both) for b in both[i + 1:]]
             same = sum((ours[a] - ours[b]) * (paper[b][0] - paper[a][0]) > 0 for a, b in pairs)
-            order = lambda key: " > ".join(name(a) for a in sorted(both, key=key, reverse=True))  # noqa: E731
+            order = lambda key: " > ".join(name(a) for a in sorted(both, key=key, reverse=True))
             out.append(f"Best to worst, ours: {order(lambda a: ours[a])}; the paper's: "
                        f"{order(lambda a: -paper[a][0])} ({same} of {len(pairs)} pairs in the same order).")
             if not clear:

@@ -34,8 +34,9 @@ import hashlib
 import json
 import os
 import statistics
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .config import ARM_FIELDS, RunConfig, arm_from_knobs
 

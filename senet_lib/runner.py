@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from . import distributed
-from .ablations import ARMS, STUDIES, arm_config, arm_cost, sweep_arms
+from .ablations import STUDIES, arm_config, arm_cost, sweep_arms
 from .checkpoints import checkpoint_name, save_checkpoint
 from .config import RunConfig, build_data, build_model
 from .device import pick_device
@@ -146,7 +146,7 @@ def resumable(out: str | Path, base: RunConfig, studies: Sequence[str], seeds: S
         raise Refused(f"refusing to overwrite {out}: it is not a results file we can read ({e}); "
                       "add --force to replace it") from None
     now = {**base.shared(), "seeds": list(seeds)}
-    rest = lambda d: {k: v for k, v in d.items() if k != "seeds"}  # noqa: E731
+    rest = lambda d: {k: v for k, v in d.items() if k != "seeds"}
     had = list(before.get("seeds", []))
     more_seeds = rest(before) == rest(now) and len(now["seeds"]) > len(had) and now["seeds"][:len(had)] == had
     if old.get("complete") and not more_seeds:

@@ -13,7 +13,7 @@ Tensor shapes follow PyTorch: feature maps are ``(N, C, H, W)``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -17,7 +17,7 @@ same gates to every image; after training they depend on the image.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -18,9 +18,9 @@ import pathlib
 import numpy as np
 import pytest
 import torch
+from answer_bank import MALFORMED_KINDS, bank, summary
 
 import senet_lib.exercises as ex
-from answer_bank import MALFORMED_KINDS, bank, summary
 from senet_lib.exercises._core import COULD_NOT_JUDGE
 
 BANK = bank()
@@ -78,11 +78,11 @@ def test_a_value_the_checker_did_not_foresee_is_refused_with_a_message_not_a_tra
         return f"{1 / len(call(fn))}"          # fails on an empty answer: the checker's own gap
 
     assert check_gap(lambda: [1]).passed
-    result = check_gap(lambda: [])
+    result = check_gap(list)
     assert not result.passed and not result.pending and COULD_NOT_JUDGE in result.message
     monkeypatch.setenv("SENET_STRICT_CHECKS", "1")
     with pytest.raises(ex.ExerciseCheckError, match=COULD_NOT_JUDGE):
-        check_gap(lambda: [])
+        check_gap(list)
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -123,7 +123,7 @@ def test_tensors_are_compared_in_float32_whatever_their_dtype(dtype):
 
 # --- predictions (check_prediction compares a value, not a function) -------------------------------
 
-from answer_bank.predictions import PREDICTIONS  # noqa: E402
+from answer_bank.predictions import PREDICTIONS
 
 
 @pytest.mark.parametrize("kind,label,prediction,truth,options,words", PREDICTIONS,

@@ -11,8 +11,8 @@ import math
 
 import pytest
 import torch
-
 from gate_models import hook_count, random_images, small_se_resnet
+
 from senet_lib.attention import AttentionReport, attention_report
 from senet_lib.gates import group_by_stage, record_gates, saturation_by_block, specificity_by_block
 from senet_lib.networks import timm_legacy_seresnet50

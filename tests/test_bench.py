@@ -185,6 +185,7 @@ def test_gate_times_in_network_times_every_block_and_leaves_the_model_as_it_was(
 
 def test_gate_times_in_network_rejects_models_it_cannot_time():
     import torchvision
+
     from senet_lib.networks import se_resnet50
 
     with pytest.raises(ValueError, match="no SEBlock"):

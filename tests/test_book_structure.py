@@ -52,7 +52,7 @@ def test_chapters_come_in_numbered_reading_order():
 # --- book/instructors.md stays in step with the chapters
 
 INSTRUCTORS = ROOT / "book" / "instructors.md"
-ROW = re.compile(r"^\|\s*\{doc\}`(\d\d_\w+)`\s*\|\s*(\d+)\s*\|\s*(?:(\d+) h)?\s*(?:(\d+) min)?\s*\|\s*$", re.M)
+ROW = re.compile(r"^\|\s*\{doc\}`(\d\d_\w+)`\s*\|\s*(\d+)\s*\|\s*(?:(\d+) h)?\s*(?:(\d+) min)?\s*\|\s*$", re.MULTILINE)
 
 
 def _chapter_stats(stem: str) -> tuple[int, float]:
@@ -93,7 +93,7 @@ def test_exercise_and_figure_labels_are_unique_across_the_book():
     seen: dict[str, str] = {}
     for path in sorted((ROOT / "book").glob("*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            for label in re.findall(r"^:label:\s*(\S+)", "".join(cell["source"]), re.M):
+            for label in re.findall(r"^:label:\s*(\S+)", "".join(cell["source"]), re.MULTILINE):
                 assert label not in seen, f"label {label!r} is in both {seen[label]} and {path.name}"
                 seen[label] = path.name
     assert len(seen) >= 20

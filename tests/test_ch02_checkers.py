@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from senet_lib.spatial import receptive_field
-from senet_lib.exercises import check_receptive_field, check_squeeze, check_std_pool
 from checking import fails_with as _fails_with
+
+from senet_lib.exercises import check_receptive_field, check_squeeze, check_std_pool
+from senet_lib.spatial import receptive_field
 
 
 def test_squeeze_passes():

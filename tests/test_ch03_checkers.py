@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checking import fails_with as _fails_with
 from torch import nn
 
-from senet_lib.networks import linear_as_conv1x1
 from senet_lib.exercises import check_excitation, check_fc_as_conv, check_se_overhead
-from checking import fails_with as _fails_with
+from senet_lib.networks import linear_as_conv1x1
 
 
 def _excite(z, w1, w2, b2):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from checking import fails_with as _fails_with
 
 from senet_lib import scale, squeeze
 from senet_lib.exercises import check_input_dependence, check_scale, check_se_compose
 from senet_lib.tiny_task import input_dependence
-from checking import fails_with as _fails_with
 
 
 def test_scale_passes():

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from checking import fails_with as _fails_with
 
 from senet_lib import SEBlock
 from senet_lib.block import hidden_width
-from senet_lib.exercises import check_se_basic_block, check_se_flops, check_se_params_by_stage
 from senet_lib.cost import analytic_se_flops
+from senet_lib.exercises import check_se_basic_block, check_se_flops, check_se_params_by_stage
 from senet_lib.networks import se_resnet50
-from checking import fails_with as _fails_with
-
 
 # ------------------------------------------------------------------ SE parameters per stage
 

@@ -4,11 +4,10 @@ import math
 import statistics
 
 import pytest
-import torch
+from checking import fails_with as _expect_hint
 
 from senet_lib.exercises import check_colour_cast, check_lr_schedule, check_paired_difference
 from senet_lib.train import lr_at
-from checking import fails_with as _expect_hint
 
 
 def test_colour_cast():

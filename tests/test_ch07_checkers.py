@@ -6,14 +6,12 @@ import copy
 
 import pytest
 import torch
+from checking import fails_with as _fails_with
 from torch import nn
 
+from senet_lib.exercises import check_gates_of, check_most_suppressed, check_specificity, check_without_se
 from senet_lib.gates import class_specificity, record_feature_maps, record_gates
 from senet_lib.removal import replace_se
-from senet_lib.exercises import (check_gates_of, check_most_suppressed, check_specificity,
-                                 check_without_se)
-from checking import fails_with as _fails_with
-
 
 # ---- a hook that records gates --------------------------------------------------------------
 

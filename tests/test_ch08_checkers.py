@@ -5,18 +5,16 @@ import statistics
 
 import pytest
 import torch
+from scipy import stats
 
 from senet_lib.block import NoSqueezeSE, hidden_width
 from senet_lib.cifar_resnet import cifar_resnet
 from senet_lib.cost import count_flops, count_parameters
-from senet_lib.exercises import (check_no_squeeze_flops, check_paired_interval, check_resnet_se_params,
-                                 check_worst_arm)
-from scipy import stats
+from senet_lib.exercises import check_no_squeeze_flops, check_paired_interval, check_resnet_se_params, check_worst_arm
 
 #: two-sided 95 % values of Student's t for 1 to 10 degrees of freedom, rounded as a printed table
 T_CRIT_5 = tuple(round(float(stats.t.ppf(0.975, df)), 2) for df in range(1, 11))
 from checking import fails_with as _expect_hint
-
 
 # --- parameters ---------------------------------------------------------------------------------
 

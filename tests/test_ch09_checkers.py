@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import statistics
 
-from senet_lib.exercises import (check_conv1x1_intensity, check_paired_ratio, check_roofline,
-                                check_se_bytes)
+import pytest
 from checking import fails_with as _fails_with
+
+from senet_lib.exercises import check_conv1x1_intensity, check_paired_ratio, check_roofline, check_se_bytes
 
 
 def se_bytes(n, c, h, w, reduction=16, fused=False):

@@ -5,13 +5,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from checking import fails_with as _expect_hint
-from senet_lib.exercises import (check_block_params, check_channel_pool, check_eca_kernel_size,
-                                 check_gather_excite)
+
+from senet_lib.exercises import check_block_params, check_channel_pool, check_eca_kernel_size, check_gather_excite
 from senet_lib.registry import attention_options, make_attention
 from senet_lib.successors import CBAMBlock, GatherExcite, SpatialAttention, eca_kernel_size
-
 
 # --- ECA's kernel size ------------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from senet_lib import checkpoints
-from senet_lib.results import sha256_of
 from senet_lib.records import load_results
+from senet_lib.results import sha256_of
 
 
 def test_load_trained_gives_the_documented_model_and_meta():

@@ -8,8 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
-from senet_lib import SEBlock, add_se, se_resnet50
-from senet_lib import cost
+from senet_lib import SEBlock, add_se, cost, se_resnet50
 
 RESNET50_PARAMS = 25_557_032
 # (2 / 16) * N_s * C_s**2 for N = (3, 4, 6, 3), C = (256, 512, 1024, 2048)

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from senet_lib.exercises import (
-    ExerciseCheckError, check_se_forward, check_se_param_count,
+    ExerciseCheckError,
+    check_se_forward,
+    check_se_param_count,
 )
 
 

@@ -144,7 +144,6 @@ def test_cifar10_path_of_the_command_on_a_fixture(tmp_path, monkeypatch):
     import os
 
     import torchvision.datasets.cifar as tv_cifar
-
     from test_data import _write_cifar_fixture
 
     _write_cifar_fixture(tmp_path, n_train=40, n_test=10)
@@ -215,7 +214,6 @@ def test_presets_are_replaced_defaults_and_options_win(tmp_path, monkeypatch):
     import os
 
     import torchvision.datasets.cifar as tv_cifar
-
     from test_data import _write_cifar_fixture
 
     assert config.PRESETS["cifar10-resnet110"] == replace(config.RunConfig(), dataset="cifar10", depth=110,
@@ -403,3 +401,35 @@ def test_jobs_give_the_runs_one_process_gives(tmp_path):
             assert {k: v for k, v in a["history"].items() if k != "seconds"} == \
                    {k: v for k, v in b["history"].items() if k != "seconds"}
     assert two["sessions"][0]["jobs"] == 2 and two["sessions"][0]["environment"]["threads_per_run"] == 1
+
+
+def _documented_commands():
+    """Every ``python -m senet_lib.experiments`` command in README.md (its results table, commands
+    abbreviated with ``...``) and in the appendix's shell blocks (continuation lines joined), as
+    the argument lists after the module name."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for line in (root / "README.md").read_text(encoding="utf-8").splitlines():
+        found += re.findall(r"`python -m senet_lib\.experiments ([^`]+)`", line)
+    nb = json.loads((root / "book" / "appendix_scale.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        for block in "".join(cell["source"]).split("```")[1::2]:
+            text = block.replace("\\\n", " ")
+            found += re.findall(r"-m senet_lib\.experiments\s+(.+)", text)
+    return [[a for a in shlex.split(cmd) if a != "..."] for cmd in found]
+
+
+def test_every_documented_command_still_parses():
+    """README's and the appendix's commands keep working (here: they parse into a valid
+    configuration; the full ones are run by the other tests at small settings)."""
+    commands = _documented_commands()
+    assert len(commands) >= 8 and {c[0] for c in commands} == {"compare", "sweep"}
+    for argv in commands:
+        if "--out" not in argv:
+            argv = [*argv, "--out", "x.json"]
+        args = experiments.parser().parse_args(argv)
+        cfg = experiments._config(args)
+        assert cfg.depth in (14, 20, 110) and args.seeds, argv

@@ -7,13 +7,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.text import Text
 
-from senet_lib import figures as Fg  # noqa: E402
-from senet_lib.gates import record_feature_maps, record_gates, saturation_by_block, specificity_by_block  # noqa: E402
+from senet_lib import figures as Fg
+from senet_lib.gates import record_feature_maps, record_gates, saturation_by_block, specificity_by_block
 
 NAMES = ["a", "b", "c", "d"]
 

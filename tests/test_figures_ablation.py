@@ -6,16 +6,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import math  # noqa: E402
-import statistics  # noqa: E402
+import math
+import statistics
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.text import Text
 
-from senet_lib.report import t_critical  # noqa: E402
-from senet_lib.figures import MIN_FONT_SIZE, plot_ablation  # noqa: E402
+from senet_lib.figures import MIN_FONT_SIZE, plot_ablation
+from senet_lib.report import t_critical
 
 ACC = {"plain": [0.60, 0.62, 0.58], "se": [0.70, 0.71, 0.69], "r2": [0.69, 0.72, 0.70], "r32": [0.66, 0.70]}
 

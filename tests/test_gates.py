@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gate_models import hook_count, random_images, small_se_resnet
 from torch import nn
 
-from gate_models import hook_count, random_images, small_se_resnet
 from senet_lib import gates as G
 from senet_lib.block import NoSqueezeSE
 from senet_lib.cifar_resnet import cifar_resnet
-
 
 # ---- finding blocks -------------------------------------------------------------------------
 
@@ -117,10 +116,9 @@ def test_hooks_removed_when_forward_raises(model):
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
-        with G.GateRecorder(model):
-            assert hook_count(model) == 3
-            raise Boom()
+    with pytest.raises(Boom), G.GateRecorder(model):
+        assert hook_count(model) == 3
+        raise Boom()
     assert hook_count(model) == 0
     with pytest.raises(ValueError):
         G.record_feature_maps(model, bad[:, :3, :0], "layer1.0.se")
@@ -166,9 +164,8 @@ def test_recorder_rejects_a_shared_gate():
     shared = nn.Sigmoid()   # two blocks, one gate module: their gates cannot be told apart
     a, b = small_se_resnet().layer1[0].se, small_se_resnet().layer1[0].se
     a.gate = b.gate = shared
-    with pytest.raises(ValueError, match="shares its gate"):
-        with G.GateRecorder(nn.Sequential(a, b)):
-            pass
+    with pytest.raises(ValueError, match="shares its gate"), G.GateRecorder(nn.Sequential(a, b)):
+        pass
 
 
 # ---- measures with known answers ------------------------------------------------------------

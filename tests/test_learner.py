@@ -29,7 +29,7 @@ BOOK = learner.Book.load(ROOT)
 PAGES = [p for p, ch in BOOK.chapters.items() if ch.notebook]
 MD = MarkdownIt("commonmark", {"html": True}).enable("table")
 ROLE_LEFT = re.compile(r"\{[A-Za-z0-9_:-]+\}$")     # text right before a code span: a MyST role
-DIRECTIVE_TEXT = re.compile(r"^\s*(?::{3,}|`{3,})\s*\{[A-Za-z0-9_-]+\}|^\s*:[a-z-]+:\s|^\([A-Za-z0-9_.:-]+\)=\s*$", re.M)
+DIRECTIVE_TEXT = re.compile(r"^\s*(?::{3,}|`{3,})\s*\{[A-Za-z0-9_-]+\}|^\s*:[a-z-]+:\s|^\([A-Za-z0-9_.:-]+\)=\s*$", re.MULTILINE)
 
 
 def _cells(page: str, edition: str = "learner") -> list[dict]:
@@ -88,7 +88,7 @@ def test_solutions_out_stubs_in_outputs_cleared(page):
     for code in solution_code:
         assert code not in text, f"solution code in the learner's edition: {code[:80]!r}"
     assert "{solution" not in text and "**Model answer.**" not in text
-    stubs = lambda cells: [_src(c) for c in cells if "exercise-stub" in c.get("metadata", {}).get("tags", [])]  # noqa: E731
+    stubs = lambda cells: [_src(c) for c in cells if "exercise-stub" in c.get("metadata", {}).get("tags", [])]
     assert stubs(mine) == stubs(teacher)
     for c in mine:
         if c["cell_type"] == "code":
@@ -101,7 +101,7 @@ def test_solutions_out_stubs_in_outputs_cleared(page):
 def test_exercises_are_headed_and_numbered_per_chapter(page):
     ch = BOOK.chapters[page]
     headings = [m for c in _cells(page) if c["cell_type"] == "markdown"
-                for m in re.findall(r"^### Exercise (\d+)\.(\d+): ", _src(c), re.M)]
+                for m in re.findall(r"^### Exercise (\d+)\.(\d+): ", _src(c), re.MULTILINE)]
     assert headings == [(str(ch.number), str(k)) for k in range(1, len(ch.exercises) + 1)]
     title = _src(_cells(page)[0]).splitlines()[0]
     assert title == f"# {BOOK.display_title(page)}"
@@ -124,7 +124,7 @@ def _state(page="book/08_ablations"):
 
 
 def test_converter_forms():
-    conv = lambda text: learner.convert_markdown(text, BOOK, _state())  # noqa: E731
+    conv = lambda text: learner.convert_markdown(text, BOOK, _state())
     hint = conv("```{admonition} Hint\n:class: dropdown\nLook at **W1**.\n```")
     assert hint.startswith("<details>\n<summary><b>Hint</b>") and "Look at **W1**." in hint and hint.endswith("</details>")
     box = conv("```{admonition} Predict first\n:class: tip\nGuess.\n\nThen run.\n```")

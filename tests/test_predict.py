@@ -9,7 +9,6 @@ import torch
 
 from senet_lib.exercises import CheckResult, ExerciseCheckError, check_prediction
 
-
 # --- no prediction yet
 
 def test_no_prediction_is_pending_and_shows_the_answer():

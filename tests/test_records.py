@@ -42,7 +42,7 @@ def test_load_results_rejects_what_is_not_a_shipped_file(name, err, text):
 
 
 def test_print_wrapped_keeps_lines_within_the_page(capsys):
-    import torch.nn as nn
+    from torch import nn
 
     from senet_lib.notebook import PAGE_COLUMNS, print_wrapped
 

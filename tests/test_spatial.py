@@ -44,7 +44,7 @@ def test_shuffle_moves_positions_but_keeps_every_pooled_descriptor():
     y = shuffle_positions(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and not torch.equal(x, y)
     # each position keeps its vector of channel values: the same pixels, elsewhere
-    pixels = lambda t: sorted(map(tuple, t[0].flatten(1).T.tolist()))  # noqa: E731
+    pixels = lambda t: sorted(map(tuple, t[0].flatten(1).T.tolist()))
     assert pixels(y) == pixels(x)
     for pool in POOLS:
         torch.testing.assert_close(squeeze(y, pool), squeeze(x, pool), msg=pool)

@@ -84,7 +84,7 @@ def test_every_exercise_has_a_stub_then_a_gated_solution(path):
         assert found, f"{path.name} cell {i}: an exercise without a :label:"
         labels += found
         nxt = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"), None)
-        if re.search(r"^:class:.*\bexplain\b", cell.source, re.M):   # a "change it and explain" question
+        if re.search(r"^:class:.*\bexplain\b", cell.source, re.MULTILINE):   # a "change it and explain" question
             assert nxt is not None and "explain" in _tags(nxt) and not STUB_RAISE.search(nxt.source), \
                 f"{path.name}: the first code cell after {found[0]} must be tagged explain and run as given"
             assert "# <- change this" in nxt.source, f"{path.name}: {found[0]}'s cell marks what to change"
@@ -123,7 +123,7 @@ def test_student_notebook_has_stubs_and_no_solutions(edition, path):
             assert cell.outputs == [] and cell.execution_count is None
 
     n_exercises = sum(c.source.count("{exercise}") for c in teacher.cells if c.cell_type == "markdown")
-    n_explain = sum(len(re.findall(r"^:class:.*\bexplain\b", c.source, re.M))
+    n_explain = sum(len(re.findall(r"^:class:.*\bexplain\b", c.source, re.MULTILINE))
                     for c in teacher.cells if c.cell_type == "markdown")
     stubs = [c for c in student.cells if "exercise-stub" in _tags(c)]
     assert len(stubs) == n_exercises - n_explain
@@ -323,7 +323,7 @@ def test_chapters_1_to_5_have_a_hint_between_an_exercise_and_its_stub(path):
 def test_a_change_it_question_keeps_its_cell_and_loses_its_model_answer():
     task = "```{exercise} Change it: one unit\n:label: ex-one\n:class: explain\n\nSet r.\n```"
     cell = lambda kind, src, tags=(): nbformat.v4.new_code_cell(src, metadata={"tags": list(tags)}) \
-        if kind == "code" else nbformat.v4.new_markdown_cell(src)  # noqa: E731
+        if kind == "code" else nbformat.v4.new_markdown_cell(src)
     nb = nbformat.v4.new_notebook(cells=[
         cell("md", task), cell("code", "r = 32  # <- change this", ["explain"]),
         cell("md", "*Your explanation:* (write it here)"),

@@ -13,10 +13,16 @@ from torch import nn
 
 from senet_lib.block import ChannelScale, SEBlock
 from senet_lib.cifar_resnet import cifar_resnet
-from senet_lib.removal import ConstantGate
 from senet_lib.registry import ATTENTION, make_attention
-from senet_lib.successors import (CBAMBlock, ECABlock, GatherExcite, eca_kernel_size, elementwise_ops,
-                                  from_timm_state_dict)
+from senet_lib.removal import ConstantGate
+from senet_lib.successors import (
+    CBAMBlock,
+    ECABlock,
+    GatherExcite,
+    eca_kernel_size,
+    elementwise_ops,
+    from_timm_state_dict,
+)
 
 
 def _randomise(module: nn.Module, seed: int = 0) -> None:

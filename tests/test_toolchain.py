@@ -141,12 +141,12 @@ def test_the_environment_is_the_locks():
 
 def test_the_makefile_installs_with_the_lock_and_remakes_it():
     makefile = (ROOT / "Makefile").read_text()
-    stamp = re.search(r"^\$\(STAMP\):(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    stamp = re.search(r"^\$\(STAMP\):(.*)\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert stamp, "no $(STAMP) rule in the Makefile"
     assert "$(LOCK)" in stamp[1], "the install is not redone when the lock changes"
     assert re.search(r"pip install .*-r requirements\.txt -c \$\(LOCK\)", stamp[2]), stamp[2]
-    assert re.search(r"^LOCK\s*:=\s*requirements-lock\.txt$", makefile, re.M)
-    assert re.search(r"^lock:.*\n\tpython3 tools/lock\.py$", makefile, re.M)
+    assert re.search(r"^LOCK\s*:=\s*requirements-lock\.txt$", makefile, re.MULTILINE)
+    assert re.search(r"^lock:.*\n\tpython3 tools/lock\.py$", makefile, re.MULTILINE)
 
 
 # --- Colab's versions, pyproject.toml's bounds, the workflow job ---------------------------------
@@ -174,10 +174,10 @@ def dependencies() -> list[Requirement]:
 
 def test_colab_versions_say_where_they_come_from():
     text = COLAB.read_text()
-    assert re.search(r"^# Source: .+", text, re.M), "no '# Source:' line"
-    assert re.search(r"^# Recorded \d{4}-\d{2}-\d{2}\.", text, re.M), "no '# Recorded YYYY-MM-DD.' date"
-    assert re.search(r"^# Refresh each term", text, re.M)
-    assert re.search(r"^# python: 3\.\d+$", text, re.M), "no '# python: 3.X' line"
+    assert re.search(r"^# Source: .+", text, re.MULTILINE), "no '# Source:' line"
+    assert re.search(r"^# Recorded \d{4}-\d{2}-\d{2}\.", text, re.MULTILINE), "no '# Recorded YYYY-MM-DD.' date"
+    assert re.search(r"^# Refresh each term", text, re.MULTILINE)
+    assert re.search(r"^# python: 3\.\d+$", text, re.MULTILINE), "no '# python: 3.X' line"
     pins = colab()
     assert {"torch", "torchvision", "numpy"} <= set(pins), sorted(pins)
     # tools/run_notebooks.py reads the file the same way
@@ -186,7 +186,7 @@ def test_colab_versions_say_where_they_come_from():
     spec.loader.exec_module(runner)
     listed, python = runner.read_versions(COLAB)
     assert dict(p.split("==") for p in listed) == pins
-    assert python == re.search(r"^# python: (3\.\d+)$", text, re.M)[1]
+    assert python == re.search(r"^# python: (3\.\d+)$", text, re.MULTILINE)[1]
 
 
 def test_pyproject_bounds_admit_the_lock_and_colab_and_start_at_colabs():
@@ -220,10 +220,10 @@ def test_the_colab_versions_job_runs_them_on_colabs_python():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
     job = workflow["jobs"]["colab-versions"]
     setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
-    python = re.search(r"^# python: (3\.\d+)$", COLAB.read_text(), re.M)[1]
+    python = re.search(r"^# python: (3\.\d+)$", COLAB.read_text(), re.MULTILINE)[1]
     assert [s["with"]["python-version"] for s in setup] == [python]
     assert [s["run"] for s in job["steps"] if "run" in s] == ["make colab-versions"]
     makefile = (ROOT / "Makefile").read_text()
-    recipe = re.search(r"^colab-versions:.*\n((?:\t.*\n)+)", makefile, re.M)
+    recipe = re.search(r"^colab-versions:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert recipe and "tools/run_notebooks.py --book book --versions tools/colab_versions.txt" in recipe[1]
     assert "--venv _build/colab-versions-venv" in recipe[1] and "SENET_STRICT_CHECKS=1" in recipe[1]

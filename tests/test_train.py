@@ -8,8 +8,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from senet_lib.cifar_resnet import cifar_resnet
-from senet_lib.train import (History, accuracy, evaluate, lr_at, outputs, pick_device, predict,
-                             random_flip, train)
+from senet_lib.train import History, accuracy, evaluate, lr_at, outputs, pick_device, predict, random_flip, train
 
 
 def _easy(n=64, seed=0):

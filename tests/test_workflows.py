@@ -94,7 +94,7 @@ def config() -> dict:
 
 
 def test_linters_are_pinned_and_installed():
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), re.M))
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE))
     for package in LINTERS.values():
         assert package in pins, f"requirements.txt does not pin {package}"
         assert importlib.metadata.version(package) == pins[package], (
@@ -212,7 +212,7 @@ def test_the_test_workflow_runs_make_test_on_pushes_and_pull_requests():
     runs = [step.get("run", "") for _, step in steps(workflow)]
     assert "bash .ci/run" in runs
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"^make test$", ci, re.M), ".ci/run no longer runs `make test`"
+    assert re.search(r"^make test$", ci, re.MULTILINE), ".ci/run no longer runs `make test`"
     assert "make test" in (ROOT / "README.md").read_text()
 
 
@@ -238,8 +238,8 @@ def test_the_pages_workflow_builds_on_main_and_deploys_with_the_pages_actions():
     upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == "_build/html"
     # ... which is where `make book` renders the book: `jupyter-book build .` writes ./_build/html.
-    book_recipe = re.search(r"^book:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)[1]
-    assert re.search(r"^\t\$\(JB\) build \. ", book_recipe, re.M) and "--path-output" not in book_recipe
+    book_recipe = re.search(r"^book:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.MULTILINE)[1]
+    assert re.search(r"^\t\$\(JB\) build \. ", book_recipe, re.MULTILINE) and "--path-output" not in book_recipe
 
 
 # --- the book's settings agree with the workflows ----------------------------------------------

@@ -44,7 +44,7 @@ SKIPPED_SCHEMES = {"data", "javascript", "tel", "about", "blob"}
 # Attributes that hold one URL, whatever the element (href on a/link/area, src on img/script/...);
 # `data` holds one on <object> only.
 URL_ATTRS = {"href", "src", "poster"}
-_REFRESH_URL = re.compile(r"""^\s*\d*\s*[;,]?\s*url\s*=\s*['"]?([^'"]*)""", re.I)
+_REFRESH_URL = re.compile(r"""^\s*\d*\s*[;,]?\s*url\s*=\s*['"]?([^'"]*)""", re.IGNORECASE)
 
 
 @dataclass

@@ -30,14 +30,15 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from student import StudentEditionError, student_notebook  # noqa: E402
+from student import StudentEditionError, student_notebook
 
 __all__ = ["LearnerEditionError", "Book", "convert_markdown", "learner_notebook",
            "learner_edition", "write_learner_edition", "main"]
@@ -82,7 +83,7 @@ class Book:
     bibliography: dict[str, dict[str, str]]
 
     @classmethod
-    def load(cls, root: Path | str = ROOT) -> "Book":
+    def load(cls, root: Path | str = ROOT) -> Book:
         root = Path(root)
         config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
         baseurl = str((config.get("html") or {}).get("baseurl") or "").strip()
@@ -171,7 +172,7 @@ def _bibliography(root: Path, config: dict[str, Any]) -> dict[str, dict[str, str
             link = f.get("url") or (f"https://doi.org/{f['doi']}" if f.get("doi") else "")
             if not link and f.get("eprint"):
                 link = f"https://arxiv.org/abs/{f['eprint']}"
-            clean = lambda s: re.sub(r"[{}]", "", s).replace("\\&", "&").replace("--", "–")  # noqa: E731
+            clean = lambda s: re.sub(r"[{}]", "", s).replace("\\&", "&").replace("--", "–")
             out[key] = {"authors": clean(authors), "year": f.get("year", ""), "title": clean(f.get("title", "")),
                         "venue": clean(venue), "link": link}
     return out

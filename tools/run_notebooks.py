@@ -126,7 +126,7 @@ def read_versions(path: Path) -> tuple[list[str], str | None]:
     bad = [pin for pin in pins if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s]+", pin)]
     if bad:
         raise SystemExit(f"--versions {path}: expected one `name==version` a line, got {bad}")
-    python = re.search(r"^#\s*python:\s*(\d+\.\d+)\s*$", text, re.M)
+    python = re.search(r"^#\s*python:\s*(\d+\.\d+)\s*$", text, re.MULTILINE)
     return pins, python.group(1) if python else None
 
 

@@ -27,9 +27,10 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["StudentEditionError", "ChapterReport", "student_notebook", "make_student_edition", "main"]
 

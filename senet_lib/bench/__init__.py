@@ -39,10 +39,17 @@ side of the target). They are engineering goals of this library, not results of 
   CPU inference (164 ms and 167 ms) and 1.10 for GPU training (:data:`~senet_lib.bench.cli.PAPER`).
 """
 
-from .blocks import (QUICK_SHAPES, STAGE_SHAPES, ClassicSE, bench_block, bench_pieces,  # noqa: F401
-                     block_contenders, compile_seconds, probe_ceilings, warm_up_compiler)
+from .blocks import (  # noqa: F401
+                     QUICK_SHAPES,
+                     STAGE_SHAPES,
+                     ClassicSE,
+                     bench_block,
+                     bench_pieces,
+                     block_contenders,
+                     compile_seconds,
+                     probe_ceilings,
+                     warm_up_compiler,
+)
 from .cli import PAPER, format_results, main, run_full, targets  # noqa: F401
-from .models import (MODEL_NAMES, PAIRS, bench_models, gate_times_in_network,  # noqa: F401
-                     model_contenders)
-from .timing import (device_sync, first_call_seconds, interleaved,  # noqa: F401
-                     keep_freed_memory, paired_ratio, summarize)
+from .models import MODEL_NAMES, PAIRS, bench_models, gate_times_in_network, model_contenders  # noqa: F401
+from .timing import device_sync, first_call_seconds, interleaved, keep_freed_memory, paired_ratio, summarize  # noqa: F401

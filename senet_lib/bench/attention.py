@@ -11,7 +11,7 @@ round, with its 95 % interval (:func:`~senet_lib.bench.timing.paired_ratio`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..block import SEBlock, hidden_width
-from ..cost import (RESNET50_STAGES, OpCost, conv_cost, residual_add_cost, se_block_bytes,
-                    se_block_flops)
+from ..cost import RESNET50_STAGES, OpCost, conv_cost, residual_add_cost, se_block_bytes, se_block_flops
 from .timing import device_sync, first_call_seconds, interleaved, paired_ratio, summarize
 
 __all__ = [

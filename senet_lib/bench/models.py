@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torchvision
@@ -17,8 +17,7 @@ from torch import nn
 
 from ..block import SEBlock
 from ..networks import se_resnet50
-from .timing import (check_rounds, device_sync, first_call_seconds, interleaved, paired_ratio,
-                     summarize)
+from .timing import check_rounds, device_sync, first_call_seconds, interleaved, paired_ratio, summarize
 
 __all__ = ["MODEL_NAMES", "PAIRS", "model_contenders", "bench_models", "gate_times_in_network"]
 

@@ -5,14 +5,14 @@ One module per chapter; everything is re-exported here, so a chapter writes
 """
 
 from ._core import CheckResult, ExerciseCheckError, Hint, checker, strict  # noqa: F401
-from .ch01 import *  # noqa: F401,F403
-from .ch02 import *  # noqa: F401,F403
-from .ch03 import *  # noqa: F401,F403
-from .ch04 import *  # noqa: F401,F403
-from .ch05 import *  # noqa: F401,F403
-from .ch06 import *  # noqa: F401,F403
-from .ch07 import *  # noqa: F401,F403
-from .ch08 import *  # noqa: F401,F403
-from .ch09 import *  # noqa: F401,F403
-from .ch10 import *  # noqa: F401,F403
-from .predict import *  # noqa: F401,F403
+from .ch01 import *
+from .ch02 import *
+from .ch03 import *
+from .ch04 import *
+from .ch05 import *
+from .ch06 import *
+from .ch07 import *
+from .ch08 import *
+from .ch09 import *
+from .ch10 import *
+from .predict import *

@@ -50,7 +50,8 @@ import html
 import math
 import numbers
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -204,7 +205,7 @@ def checker(exercise: str) -> Callable[[Callable[..., str]], Callable[..., Check
                     exc = e.exc
                     pending = isinstance(exc, NotImplementedError)
                     result = CheckResult(exercise, False, _learner_message(exc), pending)
-                except Exception as e:  # noqa: BLE001 - an answer the checker did not foresee
+                except Exception as e:
                     result = CheckResult(
                         exercise, False,
                         f"{COULD_NOT_JUDGE} ({type(e).__name__}: {_short(e, 200)}). Look at what your "

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ..block import SEBlock
-from ._core import (Hint, _LearnerRaised, as_count, as_number, call, checker, close, expect_close,
-                    expect_dtype, expect_shape, same_number)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_count,
+    as_number,
+    call,
+    checker,
+    close,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    same_number,
+)
 
 __all__ = ["check_se_forward", "check_se_param_count"]
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from ..cost import RESNET50_STAGES, analytic_se_params
-from ._core import (Hint, _LearnerRaised, as_count, as_number, as_tensor, call, checker, close, describe,
-                    expect_close, expect_shape, same_number)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_count,
+    as_number,
+    as_tensor,
+    call,
+    checker,
+    close,
+    describe,
+    expect_close,
+    expect_shape,
+    same_number,
+)
 
 __all__ = ["check_excitation", "check_se_overhead", "check_fc_as_conv"]
 

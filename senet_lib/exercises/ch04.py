@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..block import SEBlock
-from ._core import (Hint, _LearnerRaised, as_number, call, checker, close, describe, expect_close,
-                    expect_dtype, expect_shape, same_number)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_number,
+    call,
+    checker,
+    close,
+    describe,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    same_number,
+)
 
 __all__ = ["check_scale", "check_input_dependence", "check_se_compose"]
 
@@ -143,11 +155,11 @@ def check_input_dependence(fn: Callable[[torch.Tensor], float]) -> str:
 class _PartsOnly(SEBlock):
     """An SEBlock whose shortcuts are switched off, so that the learner composes the parts."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("calling block(x) is what this exercise rebuilds: compose "
                            "block.squeeze, block.fc1, block.relu, block.fc2, block.gate and the scale step")
 
-    def gates(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("block.gates(x) is off for this exercise: compute the gates from "
                            "block.squeeze, block.fc1, block.relu, block.fc2 and block.gate")
 
@@ -195,7 +207,7 @@ def check_se_compose(fn: Callable[[torch.Tensor, SEBlock], torch.Tensor]) -> str
         if close(out, ref):
             expect_dtype(out, x.dtype, "your output", "x")
             continue
-        mean = lambda t: t.mean(dim=(2, 3))  # noqa: E731
+        mean = lambda t: t.mean(dim=(2, 3))
         if knobs and close(out, output(mean, torch.sigmoid)):
             raise Hint(f"this hidden block was built with pool={pool!r} and gate={gate!r}: you wrote the "
                        "mean and the sigmoid yourself; use block.squeeze and block.gate, which follow "

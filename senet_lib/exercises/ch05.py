@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torchvision
@@ -14,8 +14,20 @@ from torchvision.models.resnet import BasicBlock
 from ..block import SEBlock, hidden_width
 from ..cost import count_se_params, stage_of
 from ..networks import add_se
-from ._core import (Hint, _LearnerRaised, as_count, as_number, call, checker, close, describe,
-                    expect_close, expect_dtype, expect_shape, same_number)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_count,
+    as_number,
+    call,
+    checker,
+    close,
+    describe,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    same_number,
+)
 
 __all__ = ["check_se_params_by_stage", "check_se_basic_block", "check_se_flops"]
 

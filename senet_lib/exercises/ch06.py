@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..train import lr_at
-from ._core import (Hint, _LearnerRaised, as_number, call, checker, close, describe, expect_close,
-                    expect_dtype, expect_shape, same_number)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_number,
+    call,
+    checker,
+    close,
+    describe,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    same_number,
+)
 
 __all__ = ["check_colour_cast", "check_lr_schedule", "check_paired_difference"]
 

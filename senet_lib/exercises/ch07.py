@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,8 +14,20 @@ from torch import nn
 from ..block import SEBlock
 from ..gates import class_specificity, record_feature_maps
 from ..removal import replace_se
-from ._core import (Hint, _LearnerRaised, as_count, as_number, as_tensor, call, checker, close, describe,
-                    expect_close, expect_shape, same_number)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_count,
+    as_number,
+    as_tensor,
+    call,
+    checker,
+    close,
+    describe,
+    expect_close,
+    expect_shape,
+    same_number,
+)
 
 __all__ = ["check_gates_of", "check_most_suppressed", "check_specificity", "check_without_se"]
 
@@ -22,7 +35,7 @@ __all__ = ["check_gates_of", "check_most_suppressed", "check_specificity", "chec
 class _Fails(nn.Module):
     """A layer whose forward pass fails: the model's forward fails after the SE blocks ran."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("a hidden layer after the SE blocks failed (the checker's test of clean-up)")
 
 
@@ -55,7 +68,7 @@ class _TrackedHandle:
         self.removed = True
         self.handle.remove()
 
-    def __enter__(self) -> "_TrackedHandle":
+    def __enter__(self) -> _TrackedHandle:
         return self
 
     def __exit__(self, *exc) -> None:

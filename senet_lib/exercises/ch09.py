@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 from ..cost import conv_cost, se_block_bytes
 from ._core import Hint, as_number, call, checker

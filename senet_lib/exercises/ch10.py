@@ -4,15 +4,26 @@ parameter-free gather-excite, and what each block costs in parameters."""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..registry import attention_options, make_attention
 from ..successors import eca_kernel_size
-from ._core import (Hint, _LearnerRaised, as_count, call, checker, close, expect_close, expect_dtype,
-                    expect_shape, expect_tensor)
+from ._core import (
+    Hint,
+    _LearnerRaised,
+    as_count,
+    call,
+    checker,
+    close,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    expect_tensor,
+)
 
 __all__ = ["check_eca_kernel_size", "check_channel_pool", "check_gather_excite", "check_block_params"]
 

@@ -77,9 +77,7 @@ def _fmt(value: float, unit: str = "") -> str:
         text = f"{int(value):,}"
     elif value == 0:
         text = "0"
-    elif float(value).is_integer() and abs(value) < 1e15:
-        text = f"{value:,.0f}"
-    elif abs(value) >= 1e4:
+    elif float(value).is_integer() and abs(value) < 1e15 or abs(value) >= 1e4:
         text = f"{value:,.0f}"
     else:
         text = f"{value:.4g}"

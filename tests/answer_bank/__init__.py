@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 #: The malformed returns every checker's bank covers.
 MALFORMED_KINDS = ("None", "str", "list", "NaN", "dtype", "shape", "raises")

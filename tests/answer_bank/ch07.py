@@ -44,9 +44,8 @@ def gates_of_pre_hook(model, x, name):
 def gates_of_with(model, x, name):
     """The handle as a context manager (removes the hook on the way out)."""
     seen = {}
-    with model.get_submodule(name).gate.register_forward_hook(lambda m, i, o: seen.update(g=o)):
-        with torch.no_grad():
-            model(x)
+    with model.get_submodule(name).gate.register_forward_hook(lambda m, i, o: seen.update(g=o)), torch.no_grad():
+        model(x)
     return seen["g"].numpy()
 
 

@@ -111,7 +111,7 @@ BANK = {
     ],
     "check_roofline": [
         correct("min (the solution)", roofline),
-        correct("if and else", lambda i, bw, peak: i * bw if i * bw < peak else peak),
+        correct("if and else", lambda i, bw, peak: min(peak, i * bw)),
         correct("NumPy minimum", lambda i, bw, peak: np.minimum(peak, np.float32(i) * np.float32(bw))),
         correct("a tensor", lambda i, bw, peak: torch.tensor([peak, i * bw]).min()),
         wrong("max", lambda i, bw, peak: max(peak, i * bw), "min, not max"),

@@ -39,11 +39,11 @@ NAMES = ("term", "doc", "ref", "numref", "footcite", "footcite:t", "footcite:p",
          "abbr", "download", "exercise", "solution", "solution-start", "solution-end", "admonition",
          "footbibliography", "bibliography", "glossary", "note", "tip", "warning", "figure", "code-cell")
 RAW_MYST = re.compile(r"\{(?:" + "|".join(re.escape(n) for n in NAMES) + r")\}|^\s*(?:```|:::)|"
-                      r"^:(?:label|class):|^\([a-z0-9-]+\)=$", re.M)
+                      r"^:(?:label|class):|^\([a-z0-9-]+\)=$", re.MULTILINE)
 
 
 FENCED = "div.md code[class^='language-{']"
-MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.DOTALL)
 
 
 def render_markdown(src: str) -> str:

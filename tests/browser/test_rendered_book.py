@@ -47,7 +47,7 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 # Jupyter Book 1.0.4 (sphinx-thebe) declares this constant in two <script> tags on every notebook
 # page; the second throws. Harmless for readers (the live-code button is not enabled).
 KNOWN_JS_ERRORS = ["Identifier 'THEBE_JS_URL' has already been declared"]
-TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^-{20,}\s*\n\s*\w+(Error|Exception)\b", re.M)
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^-{20,}\s*\n\s*\w+(Error|Exception)\b", re.MULTILINE)
 
 
 PAGES = list(dict.fromkeys(re.sub(r"\.(md|ipynb)$", "", f)
@@ -315,7 +315,7 @@ SYNTHETIC_PAGE = """<!doctype html><html><head><style>
 
 
 def synthetic_page(bad: bool) -> str:
-    bad_images = ('<img class="fit" src="{}"><img src="{}">'.format(_SVG.format(w=2000), _SVG.format(w=900))
+    bad_images = (f'<img class="fit" src="{_SVG.format(w=2000)}"><img src="{_SVG.format(w=900)}">'
                   if bad else "")
     return SYNTHETIC_PAGE.format(
         good=_SVG.format(w=500), bad_images=bad_images,
@@ -364,7 +364,7 @@ def test_page_as_a_reader_sees_it(page_of, name):
     assert shot.stat().st_size > 10_000, "the screenshot is (nearly) empty"
 
     # Title: the source's first '# ' heading, as <h1> and in the window title.
-    heading = re.search(r"^# (.+)$", md, re.M)
+    heading = re.search(r"^# (.+)$", md, re.MULTILINE)
     assert heading, f"{src.name} has no '# Title' heading"
     h1 = page.locator("main h1, article h1").first.inner_text().strip().rstrip("#").strip()
     number = chapter_numbers().get(name)

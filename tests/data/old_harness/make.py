@@ -29,9 +29,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from senet_lib import ablations, experiments  # noqa: E402
+from senet_lib import ablations, experiments
 
 torch.set_num_threads(1)
 TINY = ["--dataset", "photos", "--seeds", "0", "1", "--epochs", "2", "--depth", "8", "--width", "4",
