@@ -100,7 +100,7 @@ def test_chapter7_claims_hold_for_the_shipped_checkpoint():
     # multiplied them by about one half"
     assert 0.35 < float(gates[stages[list(stages)[-1]][-1]].mean()) < 0.65
     removal = {s: removal_study(model, x, y, stages[s], reference=(gates, logits)) for s in stages}
-    *earlier, last = removal.values()
+    *_earlier, last = removal.values()
     # (the removal verdicts are written by the chapter's code from these numbers)
     # "SE adds less than one percent ... the last stage holds most of SE's parameters"
     assert last.se_overhead_before < 0.01 and last.params_saved > 0.5 * last.se_params_full

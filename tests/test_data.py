@@ -37,7 +37,7 @@ def test_deterministic_per_seed(small):
 
 
 def test_returned_tensors_are_copies(small):
-    tr, _ = small
+    _tr, _ = small
     tr2 = photo_patches("train", 6, seed=3)
     tr2.images.zero_()
     assert photo_patches("train", 6, seed=3).images.abs().sum() > 0
@@ -50,7 +50,7 @@ def test_train_and_test_regions_are_disjoint(small):
         (a0, a1), (b0, b1) = split_regions(w).values()
         assert a1 == b0 and a0 == 0 and b1 == w
         for d, (lo, hi) in ((tr, (a0, a1)), (te, (b0, b1))):
-            for top, left, side in d.boxes[d.labels == k].tolist():
+            for _top, left, side in d.boxes[d.labels == k].tolist():
                 assert lo <= left and left + side <= hi, (name, d.split, left, side)
         # and so no pixel column is shared between a train and a test patch
         tr_cols = set().union(*(range(l, l + s) for _, l, s in tr.boxes[tr.labels == k].tolist()))

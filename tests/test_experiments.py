@@ -26,7 +26,7 @@ def smoke(tmp_path_factory):
 
 
 def test_results_file_is_complete(smoke):
-    folder, argv, res = smoke
+    _folder, argv, res = smoke
     assert res["format"] == 2 and res["complete"]
     assert res["command"] == shlex.join(["python", "-m", "senet_lib.experiments", *argv])
     assert res["settings"]["seeds"] == [0, 1] and res["settings"]["epochs"] == 1

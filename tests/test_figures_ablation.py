@@ -74,7 +74,7 @@ def test_draws_every_seed_the_mean_interval_and_the_paper():
 
 def test_partial_sweeps_keep_their_columns():
     acc = {"plain": [0.6], "se": [0.7], "r2": [], "r32": [0.65]}
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     assert plot_ablation(sweep(acc), "reduction", ax, legend=False) is ax
     assert len(ax.get_xticklabels()) == 3
     assert not [c for c in ax.containers if hasattr(c, "has_yerr")]      # one seed: no interval

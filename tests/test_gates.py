@@ -86,7 +86,7 @@ def test_recording_leaves_outputs_and_model_unchanged(model, images):
         expected = model(images)
         model.train()
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    gates, logits = G.record_gates(model, images, return_logits=True)
+    _gates, logits = G.record_gates(model, images, return_logits=True)
     assert model.training, "the model's mode is restored"
     model.eval()
     torch.testing.assert_close(logits, expected, rtol=0, atol=0)

@@ -91,7 +91,7 @@ def test_a_checkpoint_of_every_arm_of_every_study_loads_and_scores_as_recorded(e
         payload = torch.load(folder / "ckpt" / entry["file"], weights_only=True)
         assert payload["config"] == cfg.to_dict()                      # the same dict ...
         assert RunConfig.from_dict(payload["config"]) == cfg           # ... both ways
-        model, meta = load_checkpoint(folder / "ckpt" / entry["file"], entry["sha256"])
+        model, _meta = load_checkpoint(folder / "ckpt" / entry["file"], entry["sha256"])
         _, test, _ = build_data(cfg)
         _, acc = evaluate(model, torch.utils.data.DataLoader(test, batch_size=256), "cpu")
         assert acc == entry["final_test_acc"] == res["arms"][arm]["runs"][0]["final_test_acc"], arm

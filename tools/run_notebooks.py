@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.venv.resolve() == VENV.resolve():
             ap.error(f"--versions: give the environment another folder than the default {VENV} "
                      "(e.g. --venv _build/colab-versions-venv), or the lock's environment is replaced")
-        pins, wanted = read_versions(args.versions.resolve())
+        _pins, wanted = read_versions(args.versions.resolve())
         here = ".".join(platform.python_version_tuple()[:2])
         if wanted and wanted != here:
             log(f"NOTE: {args.versions.name} is for Python {wanted}; this run uses Python {here}")

@@ -262,7 +262,7 @@ def check_specificity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> str:
 
         if near(expected):
             continue
-        classes, means, dist, msd = _spec_parts(gates, labels)
+        classes, _means, dist, msd = _spec_parts(gates, labels)
         between, within = dist.mean().item(), msd.sqrt().mean().item()
         k = len(classes)
         if near(between):

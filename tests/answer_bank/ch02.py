@@ -25,7 +25,7 @@ def squeeze_loops(x):
 
 
 def std_loops(x):
-    n, c, h, w = x.shape
+    n, c, _h, _w = x.shape
     out = torch.zeros(n, c)
     for i in range(n):
         for k in range(c):
