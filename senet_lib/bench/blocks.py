@@ -151,7 +151,7 @@ def compile_seconds(
                 compiled = torch.compile(mods[k], dynamic=False)
                 xi = x.detach().requires_grad_(backward)
 
-                def first(compiled=compiled, xi=xi) -> None:
+                def first(compiled: Callable[..., torch.Tensor] = compiled, xi: torch.Tensor = xi, grad: torch.Tensor = grad) -> None:
                     out = compiled(xi)
                     if backward:
                         out.backward(grad)
@@ -198,7 +198,7 @@ def bench_block(
             _reset_compiled()
             mods = {k: torch.compile(m, dynamic=False) for k, m in mods.items()}
 
-        def step(m: nn.Module) -> Callable[[], object]:
+        def step(m: nn.Module, x: torch.Tensor = x, grad: torch.Tensor = grad) -> Callable[[], object]:
             if backward:
                 def run() -> None:
                     xi = x.detach().requires_grad_()
@@ -284,14 +284,15 @@ def bench_pieces(
         w1, w2, b2 = randn(hidden, channels), randn(channels, hidden), randn(channels)
         k1 = randn(channels, width, 1, 1)
         k3 = randn(width, width, 3, 3)
+        # each lambda binds this shape's tensors as defaults (interleaved runs them in this iteration)
         fns = {
-            "pool": lambda: x.mean(dim=(2, 3)),
-            "fc": lambda: torch.sigmoid(F.linear(torch.relu(F.linear(z, w1)), w2, b2)),
-            "scale": lambda: x * s[:, :, None, None],
-            "add": lambda: identity + x,
-            "addcmul": lambda: torch.addcmul(identity, x, s[:, :, None, None]),
-            "conv1x1": lambda: F.conv2d(inner, k1),
-            "conv3x3": lambda: F.conv2d(inner, k3, padding=1),
+            "pool": lambda x=x: x.mean(dim=(2, 3)),
+            "fc": lambda z=z, w1=w1, w2=w2, b2=b2: torch.sigmoid(F.linear(torch.relu(F.linear(z, w1)), w2, b2)),
+            "scale": lambda x=x, s=s: x * s[:, :, None, None],
+            "add": lambda identity=identity, x=x: identity + x,
+            "addcmul": lambda identity=identity, x=x, s=s: torch.addcmul(identity, x, s[:, :, None, None]),
+            "conv1x1": lambda inner=inner, k1=k1: F.conv2d(inner, k1),
+            "conv3x3": lambda inner=inner, k3=k3: F.conv2d(inner, k3, padding=1),
         }
         with torch.no_grad():
             med, iqr = summarize(interleaved(fns, rounds, sync=sync, shuffle=0))
