@@ -88,7 +88,9 @@ def _where_options(p: argparse.ArgumentParser) -> None:
                    help="auto (default: CUDA, else MPS, else CPU), cpu, cuda, mps, or e.g. cuda:1")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--jobs", type=int, default=1,
-                   help="train this many runs at once in worker processes (1 thread each)")
+                   help="train this many runs at once in worker processes (1 thread each; the "
+                        "shipped runs were made so: a run on another number of threads differs in "
+                        "its last bits)")
     p.add_argument("--data-root", default="data", help="cifar10: folder with cifar-10-batches-py")
     p.add_argument("--download", action="store_true", help="cifar10: download if missing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -4,8 +4,9 @@
 successors and chapter 7's context control are studies too (:data:`senet_lib.ablations.STUDIES`),
 so one function trains them all (:func:`sweep`) into one schema (:mod:`senet_lib.results`):
 
-* every run is seeded (:func:`train_run`): the same arm and seed give the same numbers whether
-  trained alone, in a worker process of ``jobs > 1``, or in another experiment, so
+* every run is seeded (:func:`train_run`): the same arm and seed on the same number of torch
+  threads give the same numbers, bit for bit, whether trained alone, in a worker process of
+  ``jobs > 1`` (one thread each), or in another experiment, so
 * a results file made with the same settings can lend its runs instead of training them again
   (``reuse``: a sweep's plain and SE arms become chapter 6's runs, not reruns), and
 * an interrupted command resumes from its own file, training only the runs it lacks; given more
@@ -182,7 +183,11 @@ def sweep(base: RunConfig, studies: Sequence[str], seeds: Sequence[int], out: st
         resume: a results dict an earlier, interrupted call wrote (:func:`resumable`): its runs
             are kept, not trained again.
         jobs: train this many runs at once in worker processes (one torch thread each); every
-            run is seeded, so only the wall times differ from ``jobs=1``.
+            run is seeded, so only the wall times differ from ``jobs=1`` with ``threads=1``.
+            Another thread count sums in another order and changes the last bits, which the
+            training then amplifies (:mod:`senet_lib.bench.training` measures it): every shipped
+            run was trained on one thread (``--jobs 2``), and a rerun meant to repeat them must
+            be too.
         reuse: results files whose runs with the same settings are taken instead of trained
             (:func:`reused_runs`; only when starting).
         checkpoint_dir: save each arm's model trained with the first seed there.
