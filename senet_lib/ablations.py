@@ -105,9 +105,9 @@ def _se_elementwise_ops(model: torch.nn.Module, input_size: tuple[int, ...]) -> 
         nonlocal total
         total += elementwise_ops(module, inputs[0].shape)
 
-    handles = [m.se.register_forward_pre_hook(count) for m in model.modules()
-               if isinstance(getattr(m, "se", None), torch.nn.Module)
-               and not isinstance(m.se, torch.nn.Identity)]
+    slots = [getattr(m, "se", None) for m in model.modules()]
+    handles = [s.register_forward_pre_hook(count) for s in slots
+               if isinstance(s, torch.nn.Module) and not isinstance(s, torch.nn.Identity)]
     try:
         with torch.no_grad():
             model.eval()(torch.zeros(input_size))
@@ -117,7 +117,7 @@ def _se_elementwise_ops(model: torch.nn.Module, input_size: tuple[int, ...]) -> 
     return total
 
 
-def arm_cost(cfg: RunConfig) -> dict[str, int]:
+def arm_cost(cfg: RunConfig) -> dict[str, Any]:
     """Parameters and FLOPs (for one 32 x 32 image) of ``cfg``'s network; its weights are drawn
     with the global RNG's state saved and restored (counting changes no run)."""
     with torch.random.fork_rng(devices=[]):

@@ -42,7 +42,7 @@ def rank() -> int:
 
 def local_rank() -> int:
     """This process's index on its machine (its GPU), 0 without ``torchrun``."""
-    return int(os.environ.get("LOCAL_RANK", 0)) if _running() else 0
+    return int(os.environ.get("LOCAL_RANK", "0")) if _running() else 0
 
 
 def start(device: torch.device) -> int:
@@ -56,7 +56,7 @@ def start(device: torch.device) -> int:
     import torch.distributed as dist
 
     if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return dist.get_world_size()

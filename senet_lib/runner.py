@@ -223,7 +223,7 @@ def sweep(base: RunConfig, studies: Sequence[str], seeds: Sequence[int], out: st
     else:
         results = resume
     results["command"] = command
-    session = {"started_utc": started, "command": command, "jobs": jobs, "runs": 0, "wall_time_s": 0.0,
+    session: dict[str, Any] = {"started_utc": started, "command": command, "jobs": jobs, "runs": 0, "wall_time_s": 0.0,
                "options": {"threads": threads, "data_root": data_root, "download": download},
                "environment": {**environment(), "device": str(device), "world_size": distributed.world(),
                                "threads_per_run": 1 if jobs > 1 else torch.get_num_threads()}}

@@ -185,7 +185,7 @@ def test_a_partial_old_format_sweep_resumes_with_the_new_code(tmp_path, monkeypa
         _assert_same(run["history"], {k: v for k, v in old_runs[f"{arm}/{seed}"].items() if k in run["history"]},
                      f"{arm} seed {seed}")
     # the checkpoints of both formats, side by side in one folder, all load
-    for arm, entry in res["checkpoints"].items():
+    for entry in res["checkpoints"].values():
         load_checkpoint(ckpt / entry["file"], entry["sha256"])
     assert sorted(res["checkpoints"]) == ["r2", "r32", "r4", "r8", "scale"]
     assert read_results(out) == res

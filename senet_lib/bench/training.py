@@ -32,11 +32,11 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import torch
-from torch import nn
 
 from ..config import RunConfig, build_data, build_model
 from ..records import environment
@@ -82,7 +82,7 @@ class _Stepper:
         self.model = build_model(replace(cfg, attn=attn))
         layout = torch.channels_last if setting["channels_last"] else torch.preserve_format
         self.model.to(memory_format=layout).train()
-        self.net: nn.Module = torch.compile(self.model) if setting["compile"] else self.model
+        self.net: Any = torch.compile(self.model) if setting["compile"] else self.model  # a module, or compiled
         self.optimizer = sgd(self.model, cfg.lr, cfg.momentum, cfg.weight_decay)
         self.losses: list[float] = []
 
@@ -132,7 +132,7 @@ def identical(cfg: RunConfig, attn: str, batches, test_images: torch.Tensor, ste
     out = {}
     for name, (losses, state, logits) in runs.items():
         weight_diff = max(float((state[k].double() - ref_state[k].double()).abs().max()) for k in ref_state)
-        loss_diff = max(abs(a - b) for a, b in zip(losses, ref_losses))
+        loss_diff = max(abs(a - b) for a, b in zip(losses, ref_losses, strict=True))
         out[name] = {"bitwise": losses == ref_losses and all(torch.equal(state[k], ref_state[k]) for k in ref_state)
                      and torch.equal(logits, ref_logits),
                      "max_abs_weight_diff": weight_diff, "max_abs_loss_diff": loss_diff,
@@ -170,7 +170,7 @@ def bench_training(cfg: RunConfig = CHAPTER6, *, rounds: int = 15, warmup: int =
     checks = {attn: identical(cfg, attn, batches, test_images, check_steps, configs) for attn in ("none", "se")}
     same = [n for n in configs if all(checks[a][n]["bitwise"] for a in checks)]
     speed = {n: sum(r["images_per_s"] for r in rows if r["config"] == n) for n in configs}
-    fastest, fastest_same = max(speed, key=speed.get), max(same, key=speed.get)
+    fastest, fastest_same = max(speed, key=lambda n: speed[n]), max(same, key=lambda n: speed[n])
     return {
         "settings": {"network": "CIFAR-style ResNet-20, plain and SE (chapter 6)", "batch_size": cfg.batch_size,
                      "image_size": 32, "data": "photo patches, 400 per class (chapter 6's)", "lr": cfg.lr,
