@@ -20,7 +20,7 @@ LOCK   := requirements-lock.txt
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: lock book test unit notebooks colab-versions learner-notebooks strict-book links browser learner student clean
+.PHONY: lock book test unit notebooks colab-versions learner-notebooks strict-book pdf links browser learner student clean
 
 # (Re)install when requirements.txt, the lock or pyproject.toml is newer than the last install.
 $(STAMP): requirements.txt $(LOCK) pyproject.toml
@@ -37,10 +37,10 @@ book: $(STAMP)
 	$(JB) build . --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: unit notebooks learner-notebooks strict-book links browser
+test: unit notebooks learner-notebooks strict-book pdf links browser
 
 unit: $(STAMP)
-	$(PY) -m pytest tests --ignore=tests/browser
+	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/pdf
 
 # Colab-like: senet_lib's wheel installed (not editable) into _build/colab-venv, each notebook
 # alone in an empty folder, no network; nbmake executes it and the executed copy lands in $(STAGE).
@@ -74,6 +74,14 @@ strict-book: $(STAMP)
 links: $(STAMP)
 	test -f _build/html/index.html || { echo "run 'make strict-book' first"; exit 1; }
 	$(PY) tools/check_links.py _build/html
+
+# The whole book as one PDF, printed offline from the executed copies by Debian's Chromium
+# (tools/make_pdf.py), then read back (tests/pdf: pages, every chapter's title, figures, no raw TeX).
+pdf: $(STAMP)
+	test -d $(STAGE)/book || { echo "run 'make notebooks' first"; exit 1; }
+	$(PY) tools/make_pdf.py --book $(STAGE) --output _build/pdf/se-nets-hands-on.pdf
+	$(PY) -m pytest tests/pdf
+	@echo "The book as one PDF: _build/pdf/se-nets-hands-on.pdf"
 
 browser: $(STAMP)
 	test -f _build/html/index.html || { echo "run 'make strict-book' first"; exit 1; }
