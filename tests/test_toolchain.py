@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import re
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,12 @@ def test_the_lock_writer_round_trips():
 
 
 def test_the_environment_is_the_locks():
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    # Only what is installed in this environment's site-packages: once a test has imported
+    # setuptools (>= 71), its vendored copies (packaging, zipp, wheel, ...) and their dist-info
+    # folders are on sys.path too, and distributions() would list those older versions as well.
+    site = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    installed = {canonicalize_name(d.metadata["Name"]): d.version
+                 for d in importlib.metadata.distributions(path=site)}
     wrong = [f"{name}: locked {version}, installed {installed.get(name, 'nothing')}"
              for name, version in sorted(lock().items()) if installed.get(name) != version]
     assert not wrong, ("this environment is not the lock's; reinstall with "
