@@ -1,12 +1,15 @@
 # Two commands, each self-sufficient on a fresh machine:
 #   make book   execute every notebook and render the HTML book into _build/html
-#   make test   unit tests; every notebook executed once, Colab-like; a strict book build; its
-#               internal links checked; the rendered pages checked in headless Chromium
-#               (screenshots in _build/screenshots)
+#   make test   lint and type check; unit tests; every notebook executed once, Colab-like (and the
+#               learner's edition too); a strict book build; the PDF; its internal links checked;
+#               the rendered pages checked in headless Chromium (screenshots in _build/screenshots)
 # and, for authors and instructors:
 #   make learner   the learner's edition that Colab opens (learner/: solutions removed, Markdown
 #                  Colab renders) and the answer key page (book/answer_key.md), from book/
 #   make student   the same learner's edition, also copied to _build/student to hand out
+#   make pdf       the whole book as one PDF (after make notebooks), _build/pdf/se-nets-hands-on.pdf
+#   make lock      remake requirements-lock.txt after changing requirements.txt
+#   make colab-versions   the Colab-like run on Colab's versions (tools/colab_versions.txt)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
@@ -20,7 +23,7 @@ LOCK   := requirements-lock.txt
 # the strict build then renders those executed copies instead of running them again.
 STAGE  := _executed
 
-.PHONY: lock book test unit notebooks colab-versions learner-notebooks strict-book pdf links browser learner student clean
+.PHONY: lock book test lint unit notebooks colab-versions learner-notebooks strict-book pdf links browser learner student clean
 
 # (Re)install when requirements.txt, the lock or pyproject.toml is newer than the last install.
 $(STAMP): requirements.txt $(LOCK) pyproject.toml
@@ -37,7 +40,13 @@ book: $(STAMP)
 	$(JB) build . --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: unit notebooks learner-notebooks strict-book pdf links browser
+test: lint unit notebooks learner-notebooks strict-book pdf links browser
+
+# ruff (pyproject.toml [tool.ruff]) over the library, the tests and the tools; mypy
+# ([tool.mypy]) over the library, so a wrong type in a library signature fails here.
+lint: $(STAMP)
+	$(PY) -m ruff check senet_lib tests tools
+	$(PY) -m mypy
 
 unit: $(STAMP)
 	$(PY) -m pytest tests --ignore=tests/browser --ignore=tests/pdf
