@@ -8,6 +8,7 @@ chapter's sentences about the shipped checkpoint.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -93,7 +94,7 @@ def test_chapter7_claims_hold_for_the_shipped_checkpoint():
     stages = group_by_stage(names)
     by_stage = [sum(spec[n] for n in stages[s]) / len(stages[s]) for s in stages]
     assert by_stage != sorted(by_stage), by_stage
-    assert any(spec[b] < spec[a] for a, b in zip(names, names[1:])), spec
+    assert any(spec[b] < spec[a] for a, b in pairwise(names)), spec
     # "none of our blocks saturates"
     assert all(h < 0.01 and lo < 0.01 for h, lo in saturation_by_block(gates).values())
     # "replacing one [last block] by the identity multiplies its channels by 1 where the block

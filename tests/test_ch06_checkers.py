@@ -48,13 +48,13 @@ def test_lr_schedule():
 
 def test_paired_difference():
     def right(p, s):
-        d = [b - a for a, b in zip(p, s)]
+        d = [b - a for a, b in zip(p, s, strict=True)]
         return statistics.fmean(d), statistics.stdev(d)
     assert check_paired_difference(right).passed
     _expect_hint(check_paired_difference(lambda p, s: (-right(p, s)[0], right(p, s)[1])), "sign")
 
     def population(p, s):
-        d = [b - a for a, b in zip(p, s)]
+        d = [b - a for a, b in zip(p, s, strict=True)]
         return statistics.fmean(d), statistics.pstdev(d)
     _expect_hint(check_paired_difference(population), "n - 1")
 

@@ -99,7 +99,7 @@ def _spec(gates, labels):
     classes = labels.unique()
     means = [gates[labels == k].mean(0) for k in classes]
     spread = torch.stack([((gates[labels == k] - m) ** 2).sum(1).mean().sqrt()
-                          for k, m in zip(classes, means)]).mean()
+                          for k, m in zip(classes, means, strict=True)]).mean()
     d = torch.stack([(means[i] - means[j]).norm() for i in range(len(means))
                      for j in range(i + 1, len(means))]).mean()
     return float(d / spread)
@@ -125,7 +125,7 @@ def _squared(gates, labels):
     classes = labels.unique()
     means = [gates[labels == k].mean(0) for k in classes]
     spread = torch.stack([((gates[labels == k] - m) ** 2).sum(1).mean().sqrt()
-                          for k, m in zip(classes, means)]).mean()
+                          for k, m in zip(classes, means, strict=True)]).mean()
     sq = torch.stack([((means[i] - means[j]) ** 2).sum() for i in range(len(means))
                       for j in range(i + 1, len(means))]).mean()
     return float(sq / spread)

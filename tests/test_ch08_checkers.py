@@ -60,7 +60,7 @@ def test_se_param_count():
 # --- the interval -------------------------------------------------------------------------------
 
 def interval(arm, se, crit=None, spread=statistics.stdev, sem=True):
-    d = [100 * (a - s) for a, s in zip(arm, se)]
+    d = [100 * (a - s) for a, s in zip(arm, se, strict=True)]
     n = len(d)
     t = T_CRIT_5[n - 2] if crit is None else crit
     m = statistics.fmean(d)

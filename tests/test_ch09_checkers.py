@@ -90,7 +90,7 @@ def test_stub_is_pending_not_failed():
 
 
 def paired(se, plain):
-    return statistics.median(a / b for a, b in zip(se, plain))
+    return statistics.median(a / b for a, b in zip(se, plain, strict=True))
 
 
 def test_paired_ratio_passes():
@@ -101,9 +101,9 @@ def test_paired_ratio_passes():
 
 @pytest.mark.parametrize("wrong,text", [
     (lambda se, plain: statistics.median(se) / statistics.median(plain), "divided the two medians"),
-    (lambda se, plain: statistics.fmean(a / b for a, b in zip(se, plain)), "mean of the ratios"),
+    (lambda se, plain: statistics.fmean(a / b for a, b in zip(se, plain, strict=True)), "mean of the ratios"),
     (lambda se, plain: 1 / paired(se, plain), "upside down"),
-    (lambda se, plain: sorted(a / b for a, b in zip(se, plain))[len(se) // 2], "two middle"),
+    (lambda se, plain: sorted(a / b for a, b in zip(se, plain, strict=True))[len(se) // 2], "two middle"),
     (lambda se, plain: paired(sorted(se), sorted(plain)), "breaks the pairs"),
     (lambda se, plain: 1.0, "median of the per-round ratios"),
     (lambda se, plain: [1.0], "not a number"),

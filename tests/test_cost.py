@@ -27,7 +27,8 @@ def test_resnet50_stages_are_torchvision_resnet50():
     x = torch.zeros(1, 3, 224, 224)
     with torch.no_grad():
         x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-        for stage, layer in zip(cost.RESNET50_STAGES, [model.layer1, model.layer2, model.layer3, model.layer4]):
+        for stage, layer in zip(cost.RESNET50_STAGES, [model.layer1, model.layer2, model.layer3, model.layer4],
+                                strict=True):
             x = layer(x)
             assert len(layer) == stage.blocks and tuple(x.shape[1:]) == (stage.channels, stage.size, stage.size)
 
@@ -70,7 +71,7 @@ def test_formula_equals_counted_parameters_of_se_resnet50(bias1, fc1_biases):
     """SEBlock's defaults (bias2 only) give 28,087,080 parameters; timm's (both biases) 28,088,024."""
     model = se_resnet50(bias1=bias1)
     stages = cost.analytic_se_params(cost.RESNET50_STAGES, 16, bias1=bias1, bias2=True)
-    assert [s.biases for s in stages] == [a + b for a, b in zip(fc1_biases, SE50_FC2_BIASES_PER_STAGE)]
+    assert [s.biases for s in stages] == [a + b for a, b in zip(fc1_biases, SE50_FC2_BIASES_PER_STAGE, strict=True)]
     assert cost.count_se_params(model) == {s.stage: s.total for s in stages}
     assert cost.count_parameters(torchvision.models.resnet50()) == RESNET50_PARAMS
     assert cost.count_parameters(model) == RESNET50_PARAMS + stages.total

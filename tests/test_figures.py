@@ -188,7 +188,7 @@ def test_class_excitations_grid(gates, labels):
     fig = Fg.plot_class_excitations_grid(gates, labels, NAMES, blocks, classes=[0, 1, 3], title="t")
     panels, legend_cell = fig.axes[:5], fig.axes[5]
     assert [ax.get_title() for ax in panels] == blocks and _panels_per_row(fig) == 3
-    for ax, name in zip(panels, blocks):              # three classes and the all-image mean each
+    for ax, name in zip(panels, blocks, strict=True):            # three classes and the all-image mean each
         assert len(ax.lines) == 4 and ax.get_legend() is None
         torch.testing.assert_close(torch.as_tensor(ax.lines[-1].get_ydata()), gates[name].double().mean(0))
     assert [ax.get_ylabel() for ax in panels] == ["mean excitation", "", "", "mean excitation", ""]
@@ -234,7 +234,7 @@ def test_gate_distribution(gates):
     ax = Fg.plot_gate_distribution(gates, title="t", low=0.1, high=0.9)
     medians = [line for line in ax.lines if line.get_linewidth() == 2]     # the medians are thicker
     assert len(medians) == len(gates)                           # one box (median line) per block
-    for line, g in zip(medians, gates.values()):
+    for line, g in zip(medians, gates.values(), strict=True):
         assert line.get_ydata()[0] == pytest.approx(float(g.flatten().median()), abs=0.02)
     levels = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")
     assert levels == [0.1, 0.9]

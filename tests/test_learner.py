@@ -13,6 +13,7 @@ import importlib.util
 import json
 import re
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def myst_left(markdown: str) -> list[str]:
             found.append(f"directive {tok.info.strip()}")
         if tok.type == "inline":
             kids = tok.children or []
-            for a, b in zip(kids, kids[1:]):
+            for a, b in pairwise(kids):
                 if a.type == "text" and b.type == "code_inline" and ROLE_LEFT.search(a.content):
                     found.append(f"role {ROLE_LEFT.search(a.content).group(0)}`{b.content}`")
             text = "".join(k.content for k in kids if k.type == "text")

@@ -128,7 +128,7 @@ def test_feature_extractor_returns_the_gates_a_hook_sees(name, build, gates):
         with torch.no_grad():
             own = block.gates(x)
         own = own if isinstance(own, tuple) else (own,)
-        for g, o in zip(gates, own):
+        for g, o in zip(gates, own, strict=True):
             same(out[g].expand_as(o), o)
 
 

@@ -1,6 +1,7 @@
 """senet_lib.train: determinism, learning on an easy task, the history, the schedule."""
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -32,7 +33,7 @@ def test_same_seed_same_numbers_and_history_shape():
     m1, h1 = _run(0)
     m2, h2 = _run(0)
     assert h1.train_loss == h2.train_loss and h1.test_acc == h2.test_acc
-    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     _, h3 = _run(1)
     assert h3.train_loss != h1.train_loss
@@ -65,7 +66,7 @@ def test_schedule_warms_up_then_decays_to_zero():
     lrs = [lr_at(s, 100, 0.1, 10) for s in range(100)]
     assert lrs[0] == pytest.approx(0.01) and lrs[9] == pytest.approx(0.1)
     assert max(lrs) == pytest.approx(0.1) and lrs[-1] < 1e-3
-    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    assert all(a >= b for a, b in pairwise(lrs[9:]))
 
 
 def test_random_flip_is_seeded_and_flips_whole_images():
@@ -73,7 +74,7 @@ def test_random_flip_is_seeded_and_flips_whole_images():
     a = random_flip(x, torch.Generator().manual_seed(0))
     b = random_flip(x, torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
-    for xi, ai in zip(x, a):
+    for xi, ai in zip(x, a, strict=True):
         assert torch.equal(ai, xi) or torch.equal(ai, xi.flip(-1))
     assert not torch.equal(a, x)
 
