@@ -27,7 +27,7 @@ def test_se_blocks_and_their_cost():
     blocks = se.se_blocks()
     assert len(blocks) == 9 and plain.se_blocks() == {}
     assert all(isinstance(b, SEBlock) for b in blocks.values())
-    assert list(blocks)[0] == "layer1.0.se"
+    assert next(iter(blocks)) == "layer1.0.se"
     # each block adds 2 C^2 / r weights (at least one hidden unit) and C biases
     extra = sum(2 * b.channels * b.hidden + b.channels for b in blocks.values())
     assert count_parameters(se) - count_parameters(plain) == extra

@@ -35,7 +35,7 @@ def test_se_blocks_in_timm_models():
     timm = pytest.importorskip("timm")
     m = timm.create_model("legacy_seresnet50", pretrained=False)
     blocks = G.se_blocks(m, required=True)
-    assert len(blocks) == 16 and list(blocks)[0] == "layer1.0.se_module"
+    assert len(blocks) == 16 and next(iter(blocks)) == "layer1.0.se_module"
     assert isinstance(G.gate_module(blocks["layer4.2.se_module"]), nn.Sigmoid)
     assert G.gate_channels(blocks["layer4.2.se_module"]) == 2048
     m2 = timm.create_model("seresnet18", pretrained=False)   # timm.layers SEModule, gate "gate"

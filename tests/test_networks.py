@@ -97,7 +97,7 @@ def test_positions_are_where_they_say():
         block = model.layer2[0]  # first block of a stage: with a downsample on the identity
         x = torch.randn(2, 256, 8, 8)
         got = []
-        h = block.se.squeeze.register_forward_pre_hook(lambda m, a: got.append(a[0].clone()))
+        h = block.se.squeeze.register_forward_pre_hook(lambda m, a, got=got: got.append(a[0].clone()))
         with torch.no_grad():
             block(x.clone())
             h.remove()

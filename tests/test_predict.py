@@ -165,4 +165,4 @@ def test_unsupported_truth_is_refused(truth, error):
 
 def test_what_must_be_given_by_name():
     with pytest.raises(TypeError):
-        check_prediction(1, 1, "value")  # noqa: the keyword-only signature is the point
+        check_prediction(1, 1, "value")  # positional `what`: the keyword-only signature is the point

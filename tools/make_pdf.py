@@ -146,7 +146,7 @@ def build_singlehtml(book: Path, out: Path) -> Path:
     index.html that redirects there, but the page's own links (`_static/`, `_images/`) are relative
     to the build folder: the page is copied there, as `print.html`, and that copy is returned."""
     config = (book / "_config.yml").read_text() if (book / "_config.yml").exists() else ""
-    if not re.search(r'^\s*execute_notebooks:\s*"?off"?\s*$', config, re.M):
+    if not re.search(r'^\s*execute_notebooks:\s*"?off"?\s*$', config, re.MULTILINE):
         raise SystemExit(f"[make_pdf] --book {book}: expected an executed copy of the book whose _config.yml "
                          "has execute_notebooks: \"off\" (run `make notebooks` first, which makes _executed/)")
     import yaml
@@ -233,7 +233,7 @@ def print_pdf(root: Path, page_file: Path, output: Path, chromium: Path = CHROMI
 
 
 def book_title(book: Path) -> str | None:
-    match = re.search(r'^title:\s*"?(.*?)"?\s*$', (book / "_config.yml").read_text(), re.M)
+    match = re.search(r'^title:\s*"?(.*?)"?\s*$', (book / "_config.yml").read_text(), re.MULTILINE)
     return match.group(1) if match else None
 
 

@@ -79,7 +79,7 @@ def _record(name: str, entry: dict) -> None:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page_is_accessible(page_of, name):
+def test_page_is_accessible(page_of, name):  # noqa: F811  (page_of: the fixture imported above)
     page, _ = page_of(name)
     math_problems(page)                                   # wait until MathJax has typeset the page
     page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=30_000)
@@ -112,7 +112,7 @@ SYNTHETIC = """<!doctype html><html lang="en"><head><title>t</title></head><body
 </main></body></html>"""
 
 
-def test_the_checks_see_missing_alt_text_and_axe_violations(browser):
+def test_the_checks_see_missing_alt_text_and_axe_violations(browser):  # noqa: F811  (the fixture imported above)
     """Alt texts that are paths, blank or missing, a button with no name and grey-on-grey text are all
     reported; the same page without them passes (otherwise the tests above could never fail)."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -38,7 +38,7 @@ PAGES_PER_ENTRY = (2, 60)
 #: What TeX looks like when MathJax did not typeset it, or typeset an error in its place.
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\end\{"
                      r"|Math input error|Undefined control sequence|Missing (?:open|close) brace|Misplaced &")
-TITLE = re.compile(r"^# (.+)$", re.M)
+TITLE = re.compile(r"^# (.+)$", re.MULTILINE)
 
 
 def normal(text: str) -> str:
