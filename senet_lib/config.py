@@ -20,12 +20,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from . import _checks
 from .registry import attention_options
+
+if TYPE_CHECKING:
+    from torchvision.datasets import CIFAR10
 
 __all__ = ["RunConfig", "ARM_FIELDS", "PRESETS", "build_model", "build_data", "arm_from_knobs"]
 
@@ -131,7 +134,8 @@ class RunConfig:
         unknown = sorted(set(d) - set(names))
         if unknown:
             raise ValueError(f"not fields of RunConfig: {unknown}; the fields are {names}")
-        return cls(**{k: (tuple(v) if k == "stages" else v) for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: (tuple(v) if k == "stages" else v) for k, v in d.items()}
+        return cls(**kwargs)
 
     def arm(self) -> dict[str, Any]:
         """The fields an arm of a study sets (:data:`ARM_FIELDS`), as :meth:`to_dict` gives them."""
@@ -182,8 +186,10 @@ def build_data(cfg: RunConfig, *, data_root: str = "data", download: bool = Fals
 
     if cfg.dataset == "photos":
         nuisance = {"max_cast": cfg.max_cast, "max_exposure": cfg.max_exposure}
-        tr = photo_patches("train", cfg.per_class, seed=cfg.data_seed, **nuisance)
-        te = photo_patches("test", cfg.test_per_class, seed=cfg.data_seed, **nuisance)
+        tr = photo_patches("train", cfg.per_class, seed=cfg.data_seed, max_cast=cfg.max_cast,
+                           max_exposure=cfg.max_exposure)
+        te = photo_patches("test", cfg.test_per_class, seed=cfg.data_seed, max_cast=cfg.max_cast,
+                           max_exposure=cfg.max_exposure)
         info = {
             "name": "photos", "classes": tr.class_names, "credits": tr.credits,
             "n_train": len(tr), "n_test": len(te), "image_size": 32,
@@ -195,15 +201,15 @@ def build_data(cfg: RunConfig, *, data_root: str = "data", download: bool = Fals
         }
         test = TensorDataset(normalize(te.images, tr.mean, tr.std), te.labels)
         return tr.dataset(), test, info
-    tr = cifar10(data_root, train=True, download=download)
-    te = cifar10(data_root, train=False, download=False)
+    train_set: CIFAR10 | Subset[Any] = cifar10(data_root, train=True, download=download)
+    test_set: CIFAR10 | Subset[Any] = cifar10(data_root, train=False, download=False)
     if cfg.subset:
-        tr = Subset(tr, range(min(cfg.subset, len(tr))))
-        te = Subset(te, range(min(cfg.subset, len(te))))
+        train_set = Subset(train_set, range(min(cfg.subset, len(train_set))))
+        test_set = Subset(test_set, range(min(cfg.subset, len(test_set))))
     info = {"name": "cifar10", "classes": list(CIFAR10_CLASSES), "credits": ["Krizhevsky (2009)"],
-            "n_train": len(tr), "n_test": len(te), "image_size": 32,
+            "n_train": len(train_set), "n_test": len(test_set), "image_size": 32,
             "mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD)}
-    return tr, te, info
+    return train_set, test_set, info
 
 
 def arm_from_knobs(knobs: Mapping[str, Any], reduction: int = 16) -> dict[str, Any]:

@@ -27,16 +27,21 @@ default: nothing is fetched unless you ask for it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import TensorDataset
 
 from . import _checks
 from .photos import PHOTOS, load_photo
+
+if TYPE_CHECKING:
+    from torchvision.datasets import CIFAR10
 
 __all__ = [
     "PHOTO_CLASSES", "PHOTO_SIDE", "TRAIN_FRACTION", "PatchData", "photo_patches",
@@ -107,7 +112,7 @@ class PatchData:
         """
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std (the model's training statistics), or neither")
-        mean, std = (self.mean, self.std) if mean is None else (tuple(mean), tuple(std))
+        mean, std = (self.mean, self.std) if mean is None or std is None else (tuple(mean), tuple(std))
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f"mean and std must hold 3 numbers each, std > 0; got {mean!r}, {std!r}")
         return TensorDataset(normalize(self.images, mean, std), self.labels)
@@ -122,7 +127,7 @@ def split_regions(width: int, train_fraction: float = TRAIN_FRACTION) -> dict[st
     width = _checks.positive_int("width", width)
     if not 0.0 < float(train_fraction) < 1.0:
         raise ValueError(f"train_fraction must be strictly between 0 and 1, got {train_fraction!r}")
-    b = int(round(train_fraction * width))
+    b = round(train_fraction * width)
     return {"train": (0, b), "test": (b, width)}
 
 
@@ -262,7 +267,7 @@ def _patches(split, per_class, seed, size, classes, max_cast, max_exposure, scal
 
 
 def cifar10(root: str | Path, train: bool = True, *, download: bool = False,
-            augment: bool | None = None) -> Dataset:
+            augment: bool | None = None) -> CIFAR10:
     """CIFAR-10 via ``torchvision.datasets.CIFAR10``, normalised, optionally augmented.
 
     Args:
@@ -280,7 +285,7 @@ def cifar10(root: str | Path, train: bool = True, *, download: bool = False,
 
     if augment is None:
         augment = train
-    steps = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if augment else []
+    steps: list[Callable[..., Any]] = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if augment else []
     steps += [T.ToTensor(), T.Normalize(CIFAR10_MEAN, CIFAR10_STD)]
     root = Path(root)
     if not download and not (root / "cifar-10-batches-py").is_dir():

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -49,6 +50,8 @@ __all__ = [
 #: Where :func:`add_se` can put the SE block in a residual unit (the paper's Fig. 5 and Table 15).
 POSITIONS: tuple[str, ...] = ("standard", "pre", "post", "identity", "3x3")
 
+_Model = TypeVar("_Model", bound=nn.Module)  # add_se and add_attention return the model they are given
+
 
 # --------------------------------------------------------------------------------------------
 # SE residual blocks
@@ -57,6 +60,10 @@ POSITIONS: tuple[str, ...] = ("standard", "pre", "post", "identity", "3x3")
 
 class _SEResidual(nn.Module):
     """What the two SE residual blocks share: where the SE goes, and the merge of the branches."""
+
+    if TYPE_CHECKING:  # for mypy only: TorchScript cannot read these annotations (they are strings here)
+        se: nn.Module
+        relu: nn.Module
 
     def __init__(self, position: str) -> None:
         super().__init__()
@@ -102,6 +109,13 @@ class SEBasicBlock(_SEResidual):
     Shapes: input ``(N, C_in, H, W)``, output ``(N, C_out, H / stride, W / stride)``.
     """
 
+    if TYPE_CHECKING:  # as in _SEResidual: the layers _add_layers registers, typed as in torchvision's BasicBlock
+        conv1: nn.Conv2d
+        bn1: nn.Module
+        conv2: nn.Conv2d
+        bn2: nn.Module
+        downsample: nn.Module | None
+
     def __init__(self, block: BasicBlock, se: nn.Module, position: str) -> None:
         super().__init__(position)
         layers = [("conv1", block.conv1), ("bn1", block.bn1), ("relu", block.relu),
@@ -128,6 +142,15 @@ class SEBottleneck(_SEResidual):
 
     Shapes: input ``(N, C_in, H, W)``, output ``(N, 4 * width, H / stride, W / stride)``.
     """
+
+    if TYPE_CHECKING:  # as in _SEResidual: the layers _add_layers registers, typed as in torchvision's Bottleneck
+        conv1: nn.Conv2d
+        bn1: nn.Module
+        conv2: nn.Conv2d
+        bn2: nn.Module
+        conv3: nn.Conv2d
+        bn3: nn.Module
+        downsample: nn.Module | None
 
     def __init__(self, block: Bottleneck, se: nn.Module, position: str) -> None:
         super().__init__(position)
@@ -156,8 +179,9 @@ def _se_channels(block: BasicBlock | Bottleneck, position: str) -> int:
         return block.conv1.in_channels
     if position == "3x3":
         return block.conv2.out_channels
-    last_bn = block.bn3 if isinstance(block, Bottleneck) else block.bn2
-    return last_bn.num_features
+    # the last batch norm's channels: those of the convolution before it
+    last_conv = block.conv3 if isinstance(block, Bottleneck) else block.conv2
+    return last_conv.out_channels
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,7 +198,7 @@ def _check_position(position: object) -> str:
 
 
 def add_se(
-    model: nn.Module,
+    model: _Model,
     reduction: int = 16,
     position: str = "standard",
     stages: Iterable[int] | None = None,
@@ -183,7 +207,7 @@ def add_se(
     gate: str = "sigmoid",
     bias1: bool = False,
     bias2: bool = True,
-) -> nn.Module:
+) -> _Model:
     """Insert SE blocks into a torchvision ResNet or VGG, **in place**, and return the model.
 
     Args:
@@ -220,13 +244,13 @@ def add_se(
 
 
 def add_attention(
-    model: nn.Module,
+    model: _Model,
     kind: str = "se",
     reduction: int | None = None,
     position: str = "standard",
     stages: Iterable[int] | None = None,
     **options,
-) -> nn.Module:
+) -> _Model:
     """Insert attention blocks of one ``kind`` where :func:`add_se` inserts SE, **in place**.
 
     ``kind`` is a name of :data:`senet_lib.registry.ATTENTION`: ``"se"``, ``"eca"``,
@@ -290,20 +314,36 @@ def _add_se_resnet(model: ResNet, new_block, position: str, stages: object) -> N
     for k in chosen:
         layer = layers[k - 1]
         for i, block in enumerate(layer):
+            assert isinstance(block, (BasicBlock, Bottleneck))  # checked in the loop above
             se = new_block(_se_channels(block, position), block)
-            cls = SEBottleneck if isinstance(block, Bottleneck) else SEBasicBlock
-            new = cls(block, se, position)
+            new: _SEResidual
+            if isinstance(block, Bottleneck):
+                new = SEBottleneck(block, se, position)
+            else:
+                new = SEBasicBlock(block, se, position)
             new.train(block.training)
             layer[i] = new
 
 
+def _vgg_features(model: VGG) -> nn.Sequential:
+    """``model.features``, the ``nn.Sequential`` of a torchvision VGG's convolutional stages."""
+    if not isinstance(model.features, nn.Sequential):
+        raise TypeError(f"model.features is a {type(model.features).__name__}; add_se knows torchvision's "
+                        "VGG, whose features are an nn.Sequential")
+    return model.features
+
+
 def _vgg_stages(model: VGG) -> list[tuple[int, int]]:
     """``(index of the stage's MaxPool2d in model.features, channels)`` for each VGG stage."""
-    out, channels = [], None
-    for i, m in enumerate(model.features):
+    out: list[tuple[int, int]] = []
+    channels: int | None = None
+    for i, m in enumerate(_vgg_features(model)):
         if isinstance(m, nn.Conv2d):
             channels = m.out_channels
         elif isinstance(m, nn.MaxPool2d):
+            if channels is None:
+                raise ValueError(f"features.{i} is a max pooling before any convolution; add_se knows "
+                                 "torchvision's VGG")
             out.append((i, channels))
         elif isinstance(m, nn.Sequential) and "se" in dict(m.named_children()):
             raise ValueError(
@@ -320,11 +360,12 @@ def _add_se_vgg(model: VGG, new_block, position: str, stages: object) -> None:
         )
     found = _vgg_stages(model)
     chosen = _checks.stages("stages", stages, len(found), f"VGG with {len(found)} stages")
+    features = _vgg_features(model)
     for k in chosen:
         i, channels = found[k - 1]
-        pool = model.features[i]
-        se = new_block(channels, model.features)
-        model.features[i] = nn.Sequential(OrderedDict(se=se, pool=pool))
+        pool = features[i]
+        se = new_block(channels, features)
+        features[i] = nn.Sequential(OrderedDict(se=se, pool=pool))
 
 
 def se_resnet50(
@@ -427,6 +468,7 @@ def se_resnet50_from_timm(source: nn.Module | Mapping[str, torch.Tensor]) -> Res
         model.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=0, ceil_mode=True)
         for layer in (model.layer2, model.layer3, model.layer4):
             first = layer[0]
+            assert isinstance(first, SEBottleneck)  # se_resnet50's units
             first.conv1.stride, first.conv2.stride = first.conv2.stride, (1, 1)
     model.load_state_dict(state, strict=True)
     return model
@@ -447,7 +489,7 @@ def linear_as_conv1x1(linear: nn.Linear) -> nn.Conv2d:
     conv = conv.to(device=linear.weight.device, dtype=linear.weight.dtype)
     with torch.no_grad():
         conv.weight.copy_(linear.weight[:, :, None, None])
-        if linear.bias is not None:
+        if linear.bias is not None and conv.bias is not None:  # conv has a bias iff linear has
             conv.bias.copy_(linear.bias)
     return conv
 
@@ -462,10 +504,10 @@ def timm_legacy_seresnet50(pretrained: bool = False) -> tuple[nn.Module, dict]:
     """
     _checks.boolean("pretrained", pretrained)
     import timm
-    from timm.data import ImageNetInfo
+    from timm.data import ImageNetInfo, resolve_model_data_config
 
     model = timm.create_model("legacy_seresnet50", pretrained=pretrained).eval()
-    cfg = model.pretrained_cfg
+    cfg = resolve_model_data_config(model)  # the normalisation of model.pretrained_cfg
     info = ImageNetInfo()
     names = [info.index_to_description(i) for i in range(1000)]
     return model, {"mean": tuple(cfg["mean"]), "std": tuple(cfg["std"]), "class_names": names}

@@ -132,6 +132,7 @@ def _random_basic_block(inplanes: int, planes: int, stride: int, g: torch.Genera
             if isinstance(m, nn.Conv2d):
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g) / (m.weight[0].numel() ** 0.5))
             if isinstance(m, nn.BatchNorm2d):
+                assert m.running_mean is not None and m.running_var is not None  # track_running_stats
                 m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.2)
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.2)
