@@ -125,7 +125,7 @@ class CifarResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         widths = [width, 2 * width, 4 * width]
-        stages = []
+        layers: list[nn.Sequential] = []
         in_ch = width
         for i, out_ch in enumerate(widths):
             blocks = []
@@ -136,8 +136,8 @@ class CifarResNet(nn.Module):
                                          attn_options=options if here != "none" else None,
                                          position=position))
                 in_ch = out_ch
-            stages.append(nn.Sequential(*blocks))
-        self.layer1, self.layer2, self.layer3 = stages
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_ch, num_classes)
         for m in self.modules():

@@ -67,7 +67,7 @@ class Stage(NamedTuple):
 
 def _layout(blocks: tuple[int, ...], channels: tuple[int, ...]) -> tuple[Stage, ...]:
     # the stem divides 224 by 4 (stride-2 convolution, stride-2 max pooling), each later stage by 2
-    return tuple(Stage(n, c, 56 >> k) for k, (n, c) in enumerate(zip(blocks, channels)))
+    return tuple(Stage(n, c, 56 >> k) for k, (n, c) in enumerate(zip(blocks, channels, strict=True)))
 
 
 #: torchvision's ResNets (He et al., 2016), stage by stage (``layer1`` ... ``layer4``).
@@ -183,8 +183,9 @@ def stage_of(name: str, model: nn.Module) -> int:
     if m:
         return int(m.group(1))
     m = re.match(r"features\.(\d+)\.", name)
-    if m and isinstance(getattr(model, "features", None), nn.Sequential):
-        pools = [i for i, x in enumerate(model.features)
+    features = getattr(model, "features", None)
+    if m and isinstance(features, nn.Sequential):
+        pools = [i for i, x in enumerate(features)
                  if isinstance(x, nn.MaxPool2d) or (isinstance(x, nn.Sequential) and hasattr(x, "pool"))]
         i = int(m.group(1))
         return pools.index(i) + 1 if i in pools else 0
@@ -292,8 +293,8 @@ def analytic_se_flops(model: nn.Module, input_size: tuple[int, int, int, int] = 
             model(torch.zeros(size, device=ref.device, dtype=ref.dtype))
     finally:
         model.train(was_training)
-        for h in handles:
-            h.remove()
+        for handle in handles:
+            handle.remove()
     out: dict[int, dict[str, int]] = {}
     for stage, hidden, (n, c, h, w) in records:
         f = se_block_flops(c, h, w, batch=n, hidden=hidden)

@@ -97,7 +97,8 @@ def train_loader(data: Dataset, batch_size: int, generator: torch.Generator, see
         return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=generator)
     from torch.utils.data.distributed import DistributedSampler
 
-    sampler = DistributedSampler(data, num_replicas=n, rank=rank(), shuffle=True, seed=seed, drop_last=True)
+    sampler: DistributedSampler[int] = DistributedSampler(data, num_replicas=n, rank=rank(), shuffle=True, seed=seed,
+                                                          drop_last=True)
     return _EpochLoader(DataLoader(data, batch_size=batch_size // n, sampler=sampler, drop_last=True), sampler)
 
 

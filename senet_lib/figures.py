@@ -33,12 +33,16 @@ the package's ``__init__``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import _checks
+
+if TYPE_CHECKING:
+    from matplotlib.typing import ColorType
 
 __all__ = [
     "MIN_FONT_SIZE", "MAX_PANELS_PER_ROW", "COLUMN_WIDTH", "plot_images", "plot_gate_heatmap",
@@ -128,7 +132,7 @@ def plot_images(images: torch.Tensor, titles: Sequence[str], *, ncols: int = 3,
     fig, axes = plt.subplots(rows, cols, figsize=(panel_width * cols, (panel_width + 0.35) * rows),
                              squeeze=False, layout="constrained")
     flat = axes.ravel()
-    for ax, img, name in zip(flat, images, titles):
+    for ax, img, name in zip(flat, images, titles, strict=False):  # the grid may have spare cells
         ax.imshow(img.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
         ax.set_title(name, fontsize=MIN_FONT_SIZE + 1)
         ax.set_xticks([])
@@ -241,7 +245,7 @@ def plot_class_excitations_grid(gates: Mapping[str, torch.Tensor], labels: torch
     fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows + (0 if spare else 0.7)),
                              squeeze=False, sharey=True, layout="constrained")
     flat = axes.ravel()
-    for i, (ax, name) in enumerate(zip(flat, blocks)):
+    for i, (ax, name) in enumerate(zip(flat, blocks, strict=False)):  # the grid may have spare cells
         plot_class_excitations(gates[name], labels, class_names, ax, classes=classes, title=name,
                                legend=False)
         if i % cols:
@@ -636,7 +640,7 @@ def plot_paired_runs(a, b, epochs: Sequence[float], *, labels: tuple[str, str] =
     fig = plt.figure(figsize=(COLUMN_WIDTH, 6.9), layout="constrained")
     top, left, right = fig.subplot_mosaic([["top", "top"], ["left", "right"]],
                                           width_ratios=[1.9, 1], height_ratios=[1.05, 1]).values()
-    for values, label, (colour, style, marker) in zip((a, b), labels, _PAIR_STYLES):
+    for values, label, (colour, style, marker) in zip((a, b), labels, _PAIR_STYLES, strict=True):
         for run in values:
             top.plot(x, run, color=colour, linestyle=style, linewidth=0.7, alpha=0.55)
         mean, std = values.mean(0), values.std(0, ddof=1)
@@ -665,7 +669,7 @@ def plot_paired_runs(a, b, epochs: Sequence[float], *, labels: tuple[str, str] =
     left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False,
                 fontsize=MIN_FONT_SIZE)
 
-    for i, (u, v) in enumerate(zip(a[:, -1], b[:, -1])):
+    for i, (u, v) in enumerate(zip(a[:, -1], b[:, -1], strict=True)):
         right.plot([0, 1], [u, v], color="0.45", linewidth=1, marker=_SEED_MARKERS[i % len(_SEED_MARKERS)],
                    markersize=6, label=f"seed {seeds[i]}")
     right.plot([0, 1], [a[:, -1].mean(), b[:, -1].mean()], color="black", linewidth=2.4, marker="D",
@@ -774,10 +778,11 @@ def plot_gate_maps(photo: torch.Tensor, maps: torch.Tensor | Sequence[torch.Tens
         flat[0].set_title("photograph", fontsize=MIN_FONT_SIZE + 1)
         k = 1
     im = None
-    for ax, u, name in zip(flat[k:], up, titles):
+    for ax, u, name in zip(flat[k:n], up, titles, strict=True):
         ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
         im = ax.imshow(u, cmap="viridis", vmin=lo, vmax=hi, alpha=alpha, interpolation="nearest")
         ax.set_title(name, fontsize=MIN_FONT_SIZE + 1)
+    assert im is not None  # maps is not empty (checked above)
     for ax in flat[:n]:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -921,6 +926,8 @@ def plot_se_block(channels: int, height: int, width: int, reduction: int = 16, *
     slabs = min(channels, 64)
     group = [range(k * channels // slabs, (k + 1) * channels // slabs) for k in range(slabs)]
     cmap = plt.get_cmap("viridis")
+    s_colours: list[ColorType]
+    x_colours: list[ColorType]
     if gates is None:
         s_colours = ["0.55"] * slabs
         x_colours = ["0.7"] * slabs
@@ -944,7 +951,7 @@ def plot_se_block(channels: int, height: int, width: int, reduction: int = 16, *
     _channel_box(ax, xs["z"], mid - rod / 2, rod, rod, depth, ["0.85"] * slabs)
     _channel_box(ax, xs["s"], mid - rod / 2, rod, rod, depth, s_colours)
     _channel_box(ax, xs["x"], base, side, side, depth, x_colours)
-    text = dict(ha="center", va="top", fontsize=MIN_FONT_SIZE + 1)
+    text: dict[str, Any] = dict(ha="center", va="top", fontsize=MIN_FONT_SIZE + 1)
     below = base - 0.1
     for key, sym, shape in [("u", "$u$", (channels, height, width)), ("z", "$z$", (channels, 1, 1)),
                             ("s", "$s$", (channels, 1, 1)), ("x", r"$\tilde{x}$", (channels, height, width))]:
@@ -955,7 +962,7 @@ def plot_se_block(channels: int, height: int, width: int, reduction: int = 16, *
         ax.text(centre, below - 0.52, "C × H × W" if key in ("u", "x") else "C × 1 × 1",
                 color="0.25", **(text | {"fontsize": MIN_FONT_SIZE}))
     arrow = dict(arrowstyle="-|>", color="black", lw=1.2, mutation_scale=12)
-    label = dict(ha="center", va="bottom", fontsize=MIN_FONT_SIZE + 0.5, linespacing=1.15)
+    label: dict[str, Any] = dict(ha="center", va="bottom", fontsize=MIN_FONT_SIZE + 0.5, linespacing=1.15)
     steps = [("u", side, "z", "squeeze\nmean over\nH × W", "above"),
              ("z", rod, "s", f"excitation\nFC {channels}→{hidden}\nReLU\nFC {hidden}→{channels}\nsigmoid", "above"),
              ("s", rod, "x", "scale\n" + r"$\tilde{x}_c = s_c\,u_c$", "below")]

@@ -8,6 +8,8 @@ brightness, colour opponents, edges, a centre-surround spot.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -27,7 +29,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-def filter_bank(padding_mode: str = "zeros") -> nn.Sequential:
+def filter_bank(padding_mode: Literal["zeros", "circular", "reflect", "replicate"] = "zeros") -> nn.Sequential:
     """A fixed 3x3 convolution with 8 hand-made filters, then a ReLU.
 
     Stands in for the first layer of a trained network (whose weights we cannot
@@ -62,6 +64,7 @@ def filter_bank(padding_mode: str = "zeros") -> nn.Sequential:
     w[5] = lum[:, None, None] * sobel_x                            # left-to-right increase
     w[6] = lum[:, None, None] * sobel_x.T                          # top-to-bottom increase
     w[7] = lum[:, None, None] * spot                               # brighter than surround
+    assert conv.bias is not None  # bias=True above
     with torch.no_grad():
         conv.weight.copy_(w)
         conv.bias.copy_(b)

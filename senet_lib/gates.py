@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 from torch import nn
@@ -172,6 +172,7 @@ class GateRecorder:
         try:
             for name, block in self.blocks.items():
                 g = gate_module(block)
+                assert g is not None  # select_se_blocks gives SE blocks only
                 if id(g) in gates_seen:
                     raise ValueError(f"SE block {name!r} shares its gate module with another block; "
                                      "its gates cannot be told apart")
@@ -197,6 +198,24 @@ class GateRecorder:
         if empty:
             raise RuntimeError(f"no forward pass reached SE block(s) {empty}")
         return {n: torch.cat(r) for n, r in self._records.items()}
+
+
+# The return type follows return_logits: the gates alone, or (gates, logits).
+@overload
+def record_gates(model: nn.Module, images: torch.Tensor, names: Iterable[str] | str | None = None, *,
+                 batch_size: int = 256, return_logits: Literal[False] = False) -> dict[str, torch.Tensor]: ...
+
+
+@overload
+def record_gates(model: nn.Module, images: torch.Tensor, names: Iterable[str] | str | None = None, *,
+                 batch_size: int = 256,
+                 return_logits: Literal[True]) -> tuple[dict[str, torch.Tensor], torch.Tensor]: ...
+
+
+@overload
+def record_gates(model: nn.Module, images: torch.Tensor, names: Iterable[str] | str | None = None, *,
+                 batch_size: int = 256, return_logits: bool = False,
+                 ) -> dict[str, torch.Tensor] | tuple[dict[str, torch.Tensor], torch.Tensor]: ...
 
 
 def record_gates(

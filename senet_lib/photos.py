@@ -62,8 +62,8 @@ def _grace_hopper() -> np.ndarray:
     import matplotlib.cbook
     import matplotlib.image
 
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
-        return np.asarray(matplotlib.image.imread(f, format="jpg"))
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    return np.asarray(matplotlib.image.imread(path, format="jpg"))
 
 
 PHOTOS: dict[str, Photo] = {
@@ -172,7 +172,7 @@ def photo_views(
         img = to_tensor(load_photo(name))                     # (1, 3, H, W)
         h, w = img.shape[-2:]
         for _ in range(per_photo):
-            side = max(1, int(round(min(h, w) * rng.uniform(min_scale, 1.0))))
+            side = max(1, round(min(h, w) * rng.uniform(min_scale, 1.0)))
             top = int(rng.integers(0, h - side + 1))
             left = int(rng.integers(0, w - side + 1))
             crop = img[:, :, top:top + side, left:left + side]

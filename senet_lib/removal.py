@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -33,6 +34,9 @@ class ConstantGate(nn.Module):
     ``(N, C, H, W)``. After a batch norm, this constant scale can be folded into the batch
     norm's weight and bias, so it costs nothing at inference.
     """
+
+    if TYPE_CHECKING:  # for mypy only: TorchScript cannot read the annotation (a string here)
+        gates: torch.Tensor  # (C,), the buffer registered in __init__
 
     def __init__(self, gates: torch.Tensor) -> None:
         super().__init__()
@@ -87,7 +91,9 @@ def replace_se(
                                  f"{getattr(g, 'shape', type(g).__name__)}")
     new = copy.deepcopy(model)
     for n in blocks:
-        _set_submodule(new, n, nn.Identity() if how == "identity" else ConstantGate(mean_gates[n]))
+        # how="mean" comes with mean_gates (checked above)
+        _set_submodule(new, n, ConstantGate(mean_gates[n]) if how == "mean" and mean_gates is not None
+                       else nn.Identity())
     return new
 
 
@@ -153,6 +159,7 @@ def removal_study(
     images = _checks.feature_map("images", images)
     _checks.boolean("predicted", predicted)
     blocks = select_se_blocks(model, names)
+    gates: Mapping[str, torch.Tensor]
     if reference is None:
         gates, logits = record_gates(model, images, list(blocks), batch_size=batch_size,
                                      return_logits=True)

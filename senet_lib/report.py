@@ -119,7 +119,8 @@ def paired_summary(results: Mapping[str, Any], arm: str = "se", ref: str = "plai
     if judged is None:
         raise ValueError(f"need at least 2 seeds that both {arm!r} and {ref!r} ran to judge a difference")
     judged.pop("values")
-    acc = {k: {"mean": accuracy(results, k)["mean"], "std": accuracy(results, k)["std"]} for k in (ref, arm)}
+    # both arms have runs (they share at least 2 seeds), so accuracy() is never None here
+    acc = {k: {"mean": a["mean"], "std": a["std"]} for k in (ref, arm) if (a := accuracy(results, k)) is not None}
     return {**judged, **acc}
 
 
@@ -242,7 +243,10 @@ def verdict(results: Mapping[str, Any], study: str, *, ref: str | None = None,
     differences point the paper's way. The plain network is left out (it is no variant)."""
     ref = _reference(results, study, ref)
     labels = dict(labels or {})
-    name = lambda a: labels.get(a, a)
+
+    def name(arm: str) -> str:
+        return labels.get(arm, arm)
+
     arms = [a for a in study_arms(results, study) if a != "plain" or ref == "plain"]
     judged = {a: j for a in arms if a != ref and (j := paired(results, a, ref)) is not None}
     if not judged:
@@ -268,9 +272,9 @@ def verdict(results: Mapping[str, Any], study: str, *, ref: str | None = None,
                        f"{order(lambda a: -paper[a][0])} ({same} of {len(pairs)} pairs in the same order).")
             if not clear:
                 out.append(f"With no clear difference from {name(ref)}, our order may be chance.")
-        agree = [a for a in clear if a in paper and ref in paper]
+        agree = {a: gain for a in clear if (gain := _paper_gain(paper, a, ref)) is not None}
         if agree:
-            hits = sum((judged[a]["mean"] > 0) == (_paper_gain(paper, a, ref) > 0) for a in agree)
+            hits = sum((judged[a]["mean"] > 0) == (gain > 0) for a, gain in agree.items())
             out.append(f"Of our clear differences with a paper counterpart, {hits} of {len(agree)} point "
                        "the paper's way.")
     return " ".join(out)

@@ -233,8 +233,9 @@ def train(
     """
     _check_arguments(model, train_data, epochs, batch_size, lr, amp, channels_last)
     device = pick_device(device)
-    layout = torch.channels_last if channels_last else torch.preserve_format
-    model.to(device, memory_format=layout)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     net = distributed.data_parallel(model, device)
     gen = torch.Generator().manual_seed(seed + 1_000_003 * distributed.rank())  # shuffle, augment
     loader = distributed.train_loader(train_data, batch_size, gen, seed)
@@ -265,15 +266,16 @@ def train(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
                                 refresh=False)
-            seen, loss_sum, correct = distributed.all_reduce_sum(seen, loss_sum, correct, device=device)
+            # sums over all processes (floats under torchrun)
+            seen_all, loss_all, correct_all = distributed.all_reduce_sum(seen, loss_sum, correct, device=device)
             test_loss, test_acc = (evaluate(model, test_loader, device) if test_loader is not None
                                    else (math.nan, math.nan))
-            history.append(epoch=epoch, train_loss=loss_sum / seen, train_acc=correct / seen,
+            history.append(epoch=epoch, train_loss=loss_all / seen_all, train_acc=correct_all / seen_all,
                            test_loss=test_loss, test_acc=test_acc, lr=optimizer.param_groups[0]["lr"],
                            seconds=time.perf_counter() - start)
             if test_loader is not None:
-                bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                                test_acc=f"{test_acc:.3f}")
+                bar.set_postfix(epoch=epoch, loss=f"{loss_all / seen_all:.3f}",
+                                acc=f"{correct_all / seen_all:.3f}", test_acc=f"{test_acc:.3f}")
     model.eval()
     return history
 

@@ -62,8 +62,8 @@ def bench_attention(network: str = "resnet14_cifar", batch: int | None = None, r
     (median over rounds of block / plain) and ``ratio_ci95``; ``times_ms`` round by round.
     """
     check_rounds(rounds, warmup)
-    side, default_batch = NETWORKS.get(network, (None, None))
     models = attention_contenders(network, kinds)
+    side, default_batch = NETWORKS[network]  # a known network: attention_contenders checked it
     batch = default_batch if batch is None else batch
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")

@@ -183,7 +183,7 @@ def bench_block(
     ``compile_s`` (the first call of each contender, after :func:`warm_up_compiler`, in an order
     rotated by one from shape to shape, recorded as ``compile_order``).
     """
-    rows = []
+    rows: list[dict] = []
     sync = device_sync(device)
     for channels, size in shapes:
         torch.manual_seed(0)
@@ -191,14 +191,17 @@ def bench_block(
         if channels_last:
             x = x.to(memory_format=torch.channels_last)
         grad = torch.randn_like(x)
-        mods = {k: m.to(device) for k, m in block_contenders(channels, names=names).items()}
+        # the modules, or what torch.compile makes of them: called on a tensor, they give a tensor
+        mods: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+            k: m.to(device) for k, m in block_contenders(channels, names=names).items()}
         if compiled:
             if not rows:              # the compiler's start-up, paid before any contender's first call
                 warm_up_compiler(device)
             _reset_compiled()
             mods = {k: torch.compile(m, dynamic=False) for k, m in mods.items()}
 
-        def step(m: nn.Module, x: torch.Tensor = x, grad: torch.Tensor = grad) -> Callable[[], object]:
+        def step(m: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor = x,
+                 grad: torch.Tensor = grad) -> Callable[[], object]:
             if backward:
                 def run() -> None:
                     xi = x.detach().requires_grad_()
@@ -284,8 +287,9 @@ def bench_pieces(
         w1, w2, b2 = randn(hidden, channels), randn(channels, hidden), randn(channels)
         k1 = randn(channels, width, 1, 1)
         k3 = randn(width, width, 3, 3)
-        # each lambda binds this shape's tensors as defaults (interleaved runs them in this iteration)
-        fns = {
+        # each lambda binds this shape's tensors as defaults (interleaved runs them in this iteration);
+        # mypy cannot infer a lambda with parameters as Callable[[], object], hence the ...
+        fns: dict[str, Callable[..., object]] = {
             "pool": lambda x=x: x.mean(dim=(2, 3)),
             "fc": lambda z=z, w1=w1, w2=w2, b2=b2: torch.sigmoid(F.linear(torch.relu(F.linear(z, w1)), w2, b2)),
             "scale": lambda x=x, s=s: x * s[:, :, None, None],

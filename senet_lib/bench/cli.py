@@ -142,9 +142,9 @@ def _traffic(models: list[dict]) -> dict:
     """Bytes per image of SE-ResNet-50's SE blocks, and the bandwidth the measured extra time
     implies. ``folded``: the bytes if the rescale were folded into the residual addition
     (chapter 9's lesson; the library's SE-ResNet-50 rescales, then adds)."""
-    out = {"stages": [list(s) for s in RESNET50_STAGES], "dtype_bytes": 4,
-           "se_blocks": se_network_bytes(RESNET50_STAGES),
-           "folded": se_network_bytes(RESNET50_STAGES, fused=True)}
+    out: dict = {"stages": [list(s) for s in RESNET50_STAGES], "dtype_bytes": 4,
+                 "se_blocks": se_network_bytes(RESNET50_STAGES),
+                 "folded": se_network_bytes(RESNET50_STAGES, fused=True)}
     per_image = out["se_blocks"]["per_image"]
     implied = []
     for res in models:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torchvision
@@ -86,17 +86,18 @@ def bench_models(
     result: dict = {"batch": batch, "size": size, "compiled": compiled, "rounds": rounds,
                     "device": str(torch.device(device)),
                     "memory_format": "channels_last" if channels_last else "contiguous"}
+    calls: dict[str, Callable[[torch.Tensor], object]] = dict(models)  # or what torch.compile makes of them
     if compiled:
         torch._dynamo.reset()
-        models = {k: torch.compile(m, dynamic=False) for k, m in models.items()}
+        calls = {k: torch.compile(m, dynamic=False) for k, m in models.items()}
 
-    def step(m: nn.Module):
+    def step(m: Callable[[torch.Tensor], object]) -> Callable[[], None]:
         def run() -> None:
             with torch.inference_mode():
                 m(x)
         return run
 
-    fns = {k: step(m) for k, m in models.items()}
+    fns = {k: step(m) for k, m in calls.items()}
     if compiled:
         result["compile_s"] = {k: first_call_seconds(fn) for k, fn in fns.items()}
     times = interleaved(fns, rounds, warmup=warmup, sync=device_sync(device), shuffle=0)
@@ -111,8 +112,8 @@ def bench_models(
     result["ratio_of_medians"] = {pair: med[se] / med[plain] for pair, (se, plain) in pairs.items()}
     if {"senet_lib", "timm"} <= set(pairs):
         # the library's overhead over timm's, round by round: (our SE / our plain) / (timm's / timm's)
-        ours = [a / b for a, b in zip(times["se_resnet50"], times["resnet50"])]
-        theirs = [a / b for a, b in zip(times["timm_seresnet50"], times["timm_resnet50"])]
+        ours = [a / b for a, b in zip(times["se_resnet50"], times["resnet50"], strict=True)]
+        theirs = [a / b for a, b in zip(times["timm_seresnet50"], times["timm_resnet50"], strict=True)]
         p = paired_ratio(ours, theirs)
         result["senet_lib_vs_timm"] = {"median": p["median"], "ci95": [p["low"], p["high"]]}
     result["times_ms"] = {k: [t * 1e3 for t in ts] for k, ts in times.items()}  # round by round
@@ -164,13 +165,14 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
     shapes: dict[str, tuple] = {}
     handles = [se.register_forward_pre_hook(shape(name)) for name, se in ses]
     for name, se in ses:
-        se.excite = timed(name, se)  # an instance attribute shadows the method
+        # an instance attribute shadows the method (deleted again below)
+        se.excite = timed(name, se)  # type: ignore[method-assign]  # on purpose, to time each call
     try:
         with torch.inference_mode():
             for _ in range(warmup):
                 model(x)
-            for name in seen:
-                seen[name].clear()
+            for times in seen.values():
+                times.clear()
             for _ in range(rounds):
                 model(x)
     finally:
@@ -179,7 +181,7 @@ def gate_times_in_network(model: nn.Module, x: torch.Tensor, rounds: int = 10,
         for h in handles:
             h.remove()
     blocks = []
-    for name, se in ses:
+    for name, _ in ses:
         if not seen[name]:
             continue  # not on the path of this forward pass
         c, h, w = shapes[name]

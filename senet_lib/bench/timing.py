@@ -13,7 +13,7 @@ import platform
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -29,7 +29,7 @@ def check_rounds(rounds: object, warmup: object) -> None:
         raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 5,
+def interleaved(fns: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 5,
                 sync: Callable[[], object] | None = None,
                 shuffle: int | None = None) -> dict[str, list[float]]:
     """Time each callable once per round, in turn, for ``rounds`` rounds; seconds per call.
@@ -76,7 +76,7 @@ def paired_ratio(num: Sequence[float], den: Sequence[float]) -> dict[str, float]
     if len(num) != len(den) or not num:
         raise ValueError(f"num and den must be non-empty and of equal length, got {len(num)} "
                          f"and {len(den)} times")
-    ratios = sorted(a / b for a, b in zip(num, den))
+    ratios = sorted(a / b for a, b in zip(num, den, strict=True))
     n = len(ratios)
     if n < 6:
         lo, hi = 0, n - 1

@@ -151,8 +151,8 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise _LearnerRaised(e) from e
 
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
+def _short(value: object, limit: int = 300) -> str:
+    text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -52,7 +52,7 @@ def _hidden_model(seed: int, fails: bool = False) -> nn.Sequential:
             pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten(), fc=_Fails() if fails else nn.Linear(20, 5),
         ))
     with torch.no_grad():  # larger excitation weights: gates spread over (0, 1)
-        for se in (model.se1, model.se2, model.stage.se):
+        for se in (m for m in model.modules() if isinstance(m, SEBlock)):  # se1, se2 and stage.se
             se.fc1.weight.mul_(4.0)
             se.fc2.weight.mul_(4.0)
     return model.eval()
@@ -124,6 +124,7 @@ def check_gates_of(fn: Callable[[nn.Module, torch.Tensor, str], torch.Tensor]) -
         model = _hidden_model(seed)
         x = torch.randn(n, 3, 12, 12, generator=torch.Generator().manual_seed(seed))
         block = model.get_submodule(name)
+        assert isinstance(block, SEBlock)  # as _hidden_model makes them
         z_in = _block_input(model, x, name)
         with torch.no_grad():
             expected = block.gates(z_in)
@@ -239,7 +240,7 @@ def _spec_parts(gates: torch.Tensor, labels: torch.Tensor):
     means = torch.stack([g[labels == k].mean(0) for k in classes])
     i, j = torch.triu_indices(len(classes), len(classes), offset=1)
     dist = (means[i] - means[j]).norm(dim=1)
-    msd = torch.stack([((g[labels == k] - m) ** 2).sum(1).mean() for k, m in zip(classes, means)])
+    msd = torch.stack([((g[labels == k] - m) ** 2).sum(1).mean() for k, m in zip(classes, means, strict=True)])
     return classes, means, dist, msd
 
 
@@ -257,7 +258,7 @@ def check_specificity(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> str:
             raise Hint(f"return one number, not {describe(out)}.")
         got = as_number(out, "your specificity")
 
-        def near(v: float) -> bool:
+        def near(v: float, got: float = got) -> bool:
             return same_number(got, v, rel=1e-4, abs_=1e-7)
 
         if near(expected):
@@ -315,7 +316,8 @@ def check_without_se(fn: Callable[[nn.Module, list], nn.Module]) -> str:
         changed = [n for n in names if not isinstance(_module(model, n), SEBlock)]
         if changed:
             shallow = isinstance(out, nn.Module) and out is not model and any(
-                a is b for a, b in zip(out.children(), model.children()))
+                # the learner's model may have more or fewer children: pair up those both have
+                a is b for a, b in zip(out.children(), model.children(), strict=False))
             why = (" copy.copy makes a shallow copy whose sub-modules are the model's own; use "
                    "copy.deepcopy(model).") if shallow else ""
             raise Hint(f"your function replaced {changed} in the model it was given: copy it first "

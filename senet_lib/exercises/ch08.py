@@ -108,7 +108,8 @@ def _triple(out: Any) -> tuple[float, float, float]:
         raise Hint(f"return three numbers: (mean, low, high) of the difference arm - se, in points; "
                    f"not {describe(out)}.")
     names = ("mean", "low", "high")
-    return tuple(float(as_number(v, f"your {k}")) for k, v in zip(names, out))  # type: ignore[return-value]
+    mean, low, high = (float(as_number(v, f"your {k}")) for k, v in zip(names, out, strict=True))
+    return mean, low, high
 
 
 @checker("A 95 % interval for a paired difference")
@@ -121,7 +122,7 @@ def check_paired_interval(fn: Callable[[Sequence[float], Sequence[float]], tuple
     for arm, se in _INTERVAL_CASES:
         mean, low, high = _triple(call(fn, list(arm), list(se)))
         n = len(arm)
-        d = [100 * (a - s) for a, s in zip(arm, se)]
+        d = [100 * (a - s) for a, s in zip(arm, se, strict=True)]
         m, sd = statistics.fmean(d), statistics.stdev(d)
         t = _t95(n - 1)
         half = t * sd / math.sqrt(n)
@@ -147,7 +148,7 @@ def check_paired_interval(fn: Callable[[Sequence[float], Sequence[float]], tuple
         if not centred:
             raise Hint("the interval should be centred on the mean: mean - half and mean + half.")
 
-        def like(h: float) -> bool:
+        def like(h: float, got_half: float = got_half) -> bool:
             return same(got_half, h, rel=3e-3)
 
         if like(t * sd):
@@ -235,15 +236,15 @@ def check_worst_arm(fn: Callable[[dict, str], str]) -> str:
         if want == "se":
             raise Hint("the default 'se' is an arm of the study too, and in this hidden results file it "
                        "is the worst: do not leave it out.")
-        if got == max(means, key=means.get):
+        if got == max(means, key=means.__getitem__):
             raise Hint("that is the best arm: the worst has the lowest mean accuracy (min, not max).")
         first = {a: arms[a]["runs"][0]["final_test_acc"] for a in study_arms}
-        if got == min(first, key=first.get):
+        if got == min(first, key=first.__getitem__):
             raise Hint("you looked at one seed: compare the mean over all seeds, "
                        "results['arms'][arm]['final_test_acc']['mean'].")
         curve = {a: statistics.fmean(statistics.fmean(r["history"]["test_acc"]) for r in arms[a]["runs"])
                  for a in study_arms}
-        if got == min(curve, key=curve.get):
+        if got == min(curve, key=curve.__getitem__):
             raise Hint("you averaged the accuracy over epochs: judge each run by its final test "
                        "accuracy (after the last epoch).")
         raise Hint(f"in a hidden results file the worst arm is {want!r} (mean accuracies "
