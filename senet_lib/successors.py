@@ -337,7 +337,7 @@ def from_timm_state_dict(block: nn.Module, state: Mapping[str, torch.Tensor]) ->
         if len(ours) != len(theirs):
             raise ValueError(f"timm's gather has layers {theirs}, this block's has {ours}: build the "
                              "block with the same extent / learned setting")
-        rename = dict(zip(theirs, ours))
+        rename = dict(zip(theirs, ours, strict=True))
         for k, v in state.items():
             if k.startswith("gather."):
                 _, layer, rest = k.split(".", 2)

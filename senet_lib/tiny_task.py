@@ -83,7 +83,7 @@ def photo_crops(
         tops = torch.randint(0, photo_size - crop + 1, (per_photo,), generator=g)
         lefts = torch.randint(c0, c1 - crop + 1, (per_photo,), generator=g)
         flips = torch.rand(per_photo, generator=g) < 0.5
-        for t, l, f in zip(tops.tolist(), lefts.tolist(), flips.tolist()):
+        for t, l, f in zip(tops.tolist(), lefts.tolist(), flips.tolist(), strict=True):
             patch = img[:, t:t + crop, l:l + crop]
             xs.append(patch.flip(-1) if f else patch)
         ys.append(torch.full((per_photo,), label, dtype=torch.long))

@@ -107,10 +107,10 @@ def check_se_overhead(fn: Callable[[Sequence[tuple[int, int]], int], int]) -> st
             raise Hint(f"{case} you said {got:g}: you used C / r, but a layer has a whole "
                        "number of units, max(1, C // r). The two differ when r does not divide C.")
         got = as_count(got, "your count")
-        if got == sum(n * c * h for (n, c), h in zip(stages, hid)):
+        if got == sum(n * c * h for (n, c), h in zip(stages, hid, strict=True)):
             raise Hint(f"{case} you said {got}, half the answer: each SE block has two "
                        "weight matrices, C x C/r and C/r x C.")
-        if got == sum(2 * c * h for (_, c), h in zip(stages, hid)):
+        if got == sum(2 * c * h for (_, c), h in zip(stages, hid, strict=True)):
             raise Hint(f"{case} you counted one SE block per stage: stage s has N_s "
                        "blocks, each with its own SE block.")
         if got == sum(2 * c * n * max(1, n // r) for n, c in stages):  # read as (C_s, N_s)
@@ -125,7 +125,7 @@ def check_se_overhead(fn: Callable[[Sequence[tuple[int, int]], int], int]) -> st
         if got == sum(2 * n * c * max(1, -(-c // r)) for n, c in stages):
             raise Hint(f"{case}: you rounded C / r up; the hidden width rounds down, max(1, C // r).")
         if got == stages[-1][0] * 2 * stages[-1][1] * hid[-1] or got == sum(
-                2 * n * c * h for (n, c), h in zip(stages[:-1], hid[:-1])):
+                2 * n * c * h for (n, c), h in zip(stages[:-1], hid[:-1], strict=True)):
             raise Hint(f"{case} you left out a stage: sum over every (N_s, C_s) pair.")
         raise Hint(f"{case} you said {got!r}, but SE adds {expected} weights.")
     return (f"right for {len(cases)} hidden networks, including ResNet-50 at r=16 "

@@ -123,7 +123,7 @@ def check_input_dependence(fn: Callable[[torch.Tensor], float]) -> str:
         got = as_number(out, "your answer")
         scale = max(gates.double().std().item(), 1e-3)
 
-        def near(v: torch.Tensor) -> bool:
+        def near(v: torch.Tensor, got: float = got, scale: float = scale) -> bool:
             return same_number(got, float(v), rel=1e-4, abs_=1e-6 * scale)
 
         if near(torch.tensor(expected)):
@@ -186,7 +186,8 @@ def check_se_compose(fn: Callable[[torch.Tensor, SEBlock], torch.Tensor]) -> str
         x = torch.rand(2, c, 5, 6, generator=g) + 0.2
         knobs = pool != "avg"
         with torch.no_grad():
-            def output(squeeze: Callable, act: Callable, relu: bool = True) -> torch.Tensor:
+            def output(squeeze: Callable, act: Callable, relu: bool = True, block: _PartsOnly = block,
+                       x: torch.Tensor = x) -> torch.Tensor:
                 hidden = block.fc1(squeeze(x))
                 return x * act(block.fc2(torch.relu(hidden) if relu else hidden))[:, :, None, None]
 

@@ -112,10 +112,10 @@ def check_lr_schedule(fn: Callable[[int, int, float, int], float]) -> str:
             got.append(_rate(v, step))
         want = [lr_at(s, total, base, warm) for s in range(total)]
 
-        def same(a: float, b: float) -> bool:
+        def same(a: float, b: float, base: float = base) -> bool:
             return same_number(a, b, rel=1e-5, abs_=1e-7 * base)
 
-        if all(same(a, b) for a, b in zip(got, want)):
+        if all(same(a, b) for a, b in zip(got, want, strict=True)):
             continue
         where = f"for total_steps={total}, base_lr={base}, warmup_steps={warm}"
         if warm > 1 and same(got[0], 0.0):
@@ -128,15 +128,15 @@ def check_lr_schedule(fn: Callable[[int, int, float, int], float]) -> str:
             raise Hint(f"{where} the rate does not decay towards 0 by the last step: after warm-up use "
                        "0.5 * base_lr * (1 + cos(pi * t)), t going from 0 to 1.")
         cosine_from_0 = [0.5 * base * (1 + math.cos(math.pi * s / total)) for s in range(total)]
-        if warm and all(same(a, b) for a, b in zip(got[warm:], cosine_from_0[warm:])):
+        if warm and all(same(a, b) for a, b in zip(got[warm:], cosine_from_0[warm:], strict=True)):
             raise Hint(f"{where} your cosine counts t from step 0 over all total_steps: it starts after "
                        "the warm-up, t = (step - warmup_steps) / (total_steps - warmup_steps).")
-        if all(same(a, b) for a, b in zip(got[warm:], want[warm:])):
+        if all(same(a, b) for a, b in zip(got[warm:], want[warm:], strict=True)):
             raise Hint(f"{where} the cosine part is right; check the warm-up: base_lr * (step + 1) / warmup_steps.")
-        if all(same(a, b) for a, b in zip(got[:warm], want[:warm])):
+        if all(same(a, b) for a, b in zip(got[:warm], want[:warm], strict=True)):
             raise Hint(f"{where} the warm-up is right; check the cosine: t = (step - warmup_steps) / "
                        "(total_steps - warmup_steps), rate 0.5 * base_lr * (1 + cos(pi * t)).")
-        bad = next(i for i, (a, b) in enumerate(zip(got, want)) if not same(a, b))
+        bad = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if not same(a, b))
         raise Hint(f"{where}: at step {bad} you gave {got[bad]:.6g}, expected {want[bad]:.6g}.")
     return f"matches the schedule at every step of {len(cases)} hidden runs, including one without warm-up."
 
@@ -167,7 +167,7 @@ def check_paired_difference(fn: Callable[[Sequence[float], Sequence[float]], tup
              ([0.9, 0.8], [0.85, 0.86])]
     for plain, se in cases:
         mean, std = _pair(call(fn, list(plain), list(se)))
-        d = [s - p for p, s in zip(plain, se)]
+        d = [s - p for p, s in zip(plain, se, strict=True)]
         m, sd = statistics.fmean(d), statistics.stdev(d)
         where = f"for plain={plain}, se={se}"
 

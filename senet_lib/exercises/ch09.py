@@ -125,7 +125,7 @@ def check_roofline(fn: Callable[[float, float, float], float]) -> str:
     got = [_number(call(fn, i, bw, peak), "your attainable GFLOP/s") for i, bw, peak in _ROOF_CASES]
 
     def all_like(rule: Callable[[float, float, float], float]) -> bool:
-        return all(_same(g, rule(*case)) for g, case in zip(got, _ROOF_CASES))
+        return all(_same(g, rule(*case)) for g, case in zip(got, _ROOF_CASES, strict=True))
 
     if all_like(lambda i, bw, peak: min(peak, i * bw)):
         return f"right on {len(_ROOF_CASES)} points on both sides of the ridge."
@@ -143,7 +143,7 @@ def check_roofline(fn: Callable[[float, float, float], float]) -> str:
         raise Hint("the inputs are already in GB/s and GFLOP/s and the answer is in GFLOP/s: no factor 1e9.")
     if all_like(lambda i, bw, peak: min(peak, bw / i)):
         raise Hint("bandwidth (bytes/s) times intensity (FLOPs/byte) gives FLOPs/s; you divided.")
-    for g, (i, bw, peak) in zip(got, _ROOF_CASES):
+    for g, (i, bw, peak) in zip(got, _ROOF_CASES, strict=True):
         expected = min(peak, i * bw)
         if not _same(g, expected):
             raise Hint(f"for intensity {i} FLOP/byte, bandwidth {bw} GB/s, peak {peak} GFLOP/s "
@@ -169,7 +169,7 @@ def check_paired_ratio(fn: Callable[[list, list], float]) -> str:
     """``fn(se_ms, plain_ms)`` must return the median over rounds of ``se_ms[i] / plain_ms[i]``
     (two lists of per-round times, the i-th of each from the same round)."""
     for se, plain in _PAIRED_CASES:
-        ratios = [a / b for a, b in zip(se, plain)]
+        ratios = [a / b for a, b in zip(se, plain, strict=True)]
         expected = statistics.median(ratios)
         got = _number(call(fn, list(se), list(plain)), "your ratio")
         if _same(got, expected):
@@ -182,12 +182,12 @@ def check_paired_ratio(fn: Callable[[list, list], float]) -> str:
         if _same(got, statistics.fmean(ratios)):
             raise Hint(f"{case} you took the mean of the ratios; one round hit by other work "
                        "pulls a mean, not a median.")
-        if _same(got, 1 / expected) or _same(got, statistics.median(b / a for a, b in zip(se, plain))):
+        if _same(got, 1 / expected) or _same(got, statistics.median(b / a for a, b in zip(se, plain, strict=True))):
             raise Hint(f"{case} your ratio is upside down: SE model over plain model.")
         if _same(got, expected - 1) or _same(got, 100 * (expected - 1)):
             raise Hint(f"{case} you returned the extra time (ratio - 1): return the ratio itself, "
                        "SE time / plain time.")
-        if _same(got, statistics.median(a - b for a, b in zip(se, plain))):
+        if _same(got, statistics.median(a - b for a, b in zip(se, plain, strict=True))):
             raise Hint(f"{case} you took the median of the differences (ms): the exercise asks for "
                        "ratios, se_ms[i] / plain_ms[i].")
         ordered = sorted(ratios)
@@ -195,7 +195,7 @@ def check_paired_ratio(fn: Callable[[list, list], float]) -> str:
                                       or _same(got, ordered[len(ordered) // 2 - 1])):
             raise Hint(f"{case} with an even number of rounds the median is the mean of the "
                        "two middle ratios.")
-        if _same(got, statistics.median(a / b for a, b in zip(sorted(se), sorted(plain)))):
+        if _same(got, statistics.median(a / b for a, b in zip(sorted(se), sorted(plain), strict=True))):
             raise Hint(f"{case} sorting each list on its own breaks the pairs: the i-th times of "
                        "the two lists must stay together.")
         raise Hint(f"{case} you said {got:.5g}, the median of the per-round ratios is {expected:.5g}.")

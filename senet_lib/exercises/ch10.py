@@ -82,7 +82,7 @@ def check_eca_kernel_size(fn: Callable[..., int]) -> str:
     for rule, hint in _ECA_WRONG:
         if got == [rule(c, g, b) for c, g, b in _ECA_CASES]:
             raise Hint(hint)
-    i = next(i for i, (a, w) in enumerate(zip(got, want)) if a != w)
+    i = next(i for i, (a, w) in enumerate(zip(got, want, strict=True)) if a != w)
     c, gamma, b = _ECA_CASES[i]
     label = f"for C = {c}" + ("" if (gamma, b) == (2, 1) else f", gamma = {gamma}, b = {b}")
     raise Hint(f"{label} the kernel size is {want[i]}; you gave {got[i]}.")
@@ -186,7 +186,8 @@ def check_gather_excite(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> str:
             continue
         k = 2 * e - 1
 
-        def with_gather(g: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
+        def with_gather(g: torch.Tensor, mode: str = "nearest", x: torch.Tensor = x, h: int = h,
+                        w: int = w) -> torch.Tensor:
             kw = {} if mode == "nearest" else {"align_corners": False}
             return x * torch.sigmoid(F.interpolate(g, size=(h, w), mode=mode, **kw))
 
