@@ -166,6 +166,6 @@ def test_the_answer_key_has_every_exercise_and_its_solution():
             assert f"### Exercise {ch.number}.{k}: " in key, (page, k)
     n_solutions = sum(_src(c).count("{solution-start}") for p in PAGES for c in _cells(p, "teacher"))
     assert key.count("**Solution.**") == n_solutions
-    assert "def se_forward(x, w1, w2, b2):" in key and "```python" in key
+    assert "def se_forward(x, w1, w2, b2):" in key and "```{code-block} python\n:class: solution-code" in key
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert any(c["file"] == "book/answer_key" for part in toc["parts"] for c in part["chapters"])

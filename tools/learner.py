@@ -438,7 +438,8 @@ def answer_key(book: Book) -> str:
                 if current is not None and "{solution-start}" not in src and "{solution-end}" not in src:
                     out += [src.strip(), ""]
             elif current is not None and cell.get("cell_type") == "code":
-                out += ["```python", src.rstrip(), "```", ""]
+                # marked as the chapters' code cells are: code may scroll sideways, outputs may not
+                out += ["```{code-block} python", ":class: solution-code", "", src.rstrip(), "```", ""]
     out += ["## References", "", "```{footbibliography}", "```", ""]
     return "\n".join(out)
 
