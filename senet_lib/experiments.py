@@ -22,6 +22,12 @@ scale")::
 
     torchrun --standalone --nproc-per-node 8 -m senet_lib.experiments compare \\
         --preset cifar10-resnet110 --download --device cuda --amp --out resnet110.json
+
+``checkpoint`` makes a recorded checkpoint again by training its run again (the runs are seeded)
+and says whether the file is the recorded one, byte for byte::
+
+    python -m senet_lib.experiments checkpoint --results senet_lib/results/sweep20_photos.json \\
+        --arms eca cbam ge ge_learned --out-dir senet_lib/checkpoints --jobs 2
 """
 
 from __future__ import annotations
@@ -112,7 +118,46 @@ def parser() -> argparse.ArgumentParser:
         _where_options(q)
     w.add_argument("--studies", nargs="+", default=list(PAPER_STUDIES), choices=list(STUDIES),
                    help="which studies (default: the paper's, " + " ".join(PAPER_STUDIES) + ")")
+    k = sub.add_parser("checkpoint", help="train a recorded checkpoint's run again and save it",
+                       description="Train again the first-seed runs whose checkpoints a results file "
+                                   "records, save them under their recorded names, and compare each "
+                                   "with its recorded SHA-256 and accuracy. The results file is not changed.")
+    k.add_argument("--results", required=True, help="the results file that records the checkpoints")
+    k.add_argument("--arms", nargs="+", required=True, help="the arms whose checkpoints to make")
+    k.add_argument("--out-dir", required=True, help="where to save them (senet_lib/checkpoints ships them)")
+    k.add_argument("--jobs", type=int, default=1, help="train this many at once (1 thread each)")
+    k.add_argument("--force", action="store_true", help="replace files that are there")
+    k.add_argument("--record", action="store_true",
+                   help="record in the results file each checkpoint whose training came out the same but "
+                        "whose bytes differ (e.g. one the format-1 harness wrote); not while a sweep writes it")
+    k.add_argument("--data-root", default="data", help="cifar10: folder with cifar-10-batches-py")
+    k.add_argument("--download", action="store_true", help="cifar10: download if missing")
     return p
+
+
+def _checkpoint(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """``checkpoint``: :func:`senet_lib.runner.remake_checkpoints`; exit 1 unless every file is
+    the recorded one or (with ``--record``) its training came out the same and it is recorded now."""
+    from .runner import Refused, remake_checkpoints
+
+    try:
+        made = remake_checkpoints(args.results, args.arms, args.out_dir, jobs=args.jobs, force=args.force,
+                                  record=args.record, command=command, data_root=args.data_root,
+                                  download=args.download)
+    except (Refused, ValueError) as e:
+        raise SystemExit(f"bad checkpoint command: {e}") from None
+    for arm, m in made.items():
+        print(f"{arm}: {m['file']}, {m['wall_time_s']:.0f} s; SHA-256 "
+              f"{'the recorded one' if m['same_file'] else 'differs: ' + m['sha256'] + ' against ' + m['recorded_sha256']}; "
+              f"accuracy {m['final_test_acc']:.4f} ({'as recorded' if m['same_accuracy'] else 'recorded ' + str(m['recorded_final_test_acc'])}); "
+              f"training {'the same' if m['same_history'] else 'different'} epoch by epoch"
+              + ("; recorded in the results file" if m["recorded"] else ""))
+    if not all(m["same_file"] or m["recorded"] for m in made.values()):
+        raise SystemExit("some checkpoints differ from the recorded ones: another CPU's kernels, torch "
+                         "version or thread count rounds differently (the results file's sessions say where "
+                         "the runs were made; on an AVX-512 CPU, ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 "
+                         "give AVX2's kernels); they will not load through the results file")
+    return made
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -129,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    if args.experiment == "checkpoint":
+        return _checkpoint(args, shlex.join(["python", "-m", "senet_lib.experiments", *argv]))
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
     if args.threads is not None:

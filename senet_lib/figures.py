@@ -48,7 +48,7 @@ __all__ = [
     "MIN_FONT_SIZE", "MAX_PANELS_PER_ROW", "COLUMN_WIDTH", "plot_images", "plot_gate_heatmap",
     "plot_class_excitations", "plot_class_excitations_grid", "plot_within_class",
     "plot_channel_maps", "plot_specificity", "plot_saturation", "plot_class_distances",
-    "plot_gate_distribution", "plot_ablation",
+    "plot_gate_distribution", "plot_ablation", "plot_overview",
 ]
 
 #: The smallest font size (points) any figure of the book may use.
@@ -511,6 +511,78 @@ def plot_ablation(results: Mapping, study: str, ax=None, *, paper: Mapping[str, 
     if legend:  # below the axes, where it hides no point
         ax.legend(fontsize=MIN_FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3,
                   frameon=False)
+    _title(ax, title)
+    return ax
+
+
+def plot_overview(results: Mapping, groups: Sequence[tuple[str, Sequence[str]]], ax=None, *,
+                  ref: str = "se", paper: Mapping[str, float] | None = None,
+                  labels: Mapping[str, str] | None = None, title: str = ""):
+    """Many arms of a sweep against one reference on one axis: a row per arm, grouped.
+
+    Args:
+        results: a results dict (as for :func:`plot_ablation`).
+        groups: ``[(group label, [arm, ...]), ...]``, drawn top to bottom (e.g. one group per study).
+        ref: the arm every row is compared with (the line at 0).
+        paper: the paper's difference for some arms, in points (arm minus ``ref``); hollow diamonds.
+        labels: a tick label per arm (default: the arm's name).
+
+    Each row shows ``100 * (acc_arm - acc_ref)`` for every seed both ran (grey dots), and with two
+    or more seeds the mean with its 95 % interval (black; Student's ``t``,
+    :func:`senet_lib.report.t_critical`), drawn in blue where the interval excludes 0. Returns the axes.
+    """
+    from .report import paired
+
+    groups = [(str(g), list(arms)) for g, arms in groups]
+    arms = [a for _, a_list in groups for a in a_list]
+    if not arms:
+        raise ValueError("groups must name at least one arm, got none")
+    missing = [a for a in [ref, *arms] if a not in results.get("arms", {})]
+    if missing:
+        raise ValueError(f"results has no arms {missing}")
+    paper, labels = dict(paper or {}), dict(labels or {})
+    unknown = sorted(set(paper) - set(arms))
+    if unknown:
+        raise ValueError(f"paper names arms {unknown} that are not drawn: {arms}")
+    ax = _ax(ax)
+    ref_acc = {r["seed"]: r["final_test_acc"] for r in results["arms"][ref]["runs"]}
+    y, ticks, names, drawn = 0.0, [], [], set()
+    for g, (group, members) in enumerate(groups):
+        if g:
+            ax.axhline(y + 0.6, color="0.8", linewidth=0.8)
+            y += 0.4
+        ax.text(0.01, -y - 0.55, group, transform=ax.get_yaxis_transform(), fontsize=MIN_FONT_SIZE,
+                style="italic", color="0.3", va="center")
+        for arm in members:
+            y += 1
+            d = [100 * (r["final_test_acc"] - ref_acc[r["seed"]])
+                 for r in results["arms"][arm]["runs"] if r["seed"] in ref_acc]
+            ax.plot(d, [-y + 0.18] * len(d), "o", color="0.6", markersize=3.5,
+                    label=None if "seeds" in drawn else "one seed")
+            drawn.add("seeds")
+            j = paired(results, arm, ref)
+            if j is not None:
+                colour = "#1f4e99" if j["clear"] else "black"
+                ax.errorbar(j["mean"], -y, xerr=[[j["mean"] - j["low"]], [j["high"] - j["mean"]]], fmt="s",
+                            color=colour, markersize=4, capsize=3, elinewidth=1.4,
+                            label=None if ("clear" if j["clear"] else "mean") in drawn else
+                            ("mean, 95 % interval excluding 0" if j["clear"] else "mean, 95 % interval"))
+                drawn.add("clear" if j["clear"] else "mean")
+            if arm in paper:
+                ax.plot(paper[arm], -y, "D", markerfacecolor="none", markeredgecolor="#b5446e",
+                        markeredgewidth=1.4, markersize=6, label=None if "paper" in drawn else "paper (ImageNet)")
+                drawn.add("paper")
+            ticks.append(-y)
+            names.append(labels.get(arm, arm))
+        y += 0.2
+    ax.axvline(0, color="black", linestyle=":", linewidth=1)
+    ax.set_yticks(ticks, labels=names, fontsize=MIN_FONT_SIZE + 1)
+    ax.set_ylim(-y - 0.4, 0.4)
+    ax.set_xlabel(f"accuracy − {labels.get(ref, ref)} (points)")
+    ax.grid(axis="x", color="0.9")
+    # below the figure, outside the axes (constrained layout makes room for it)
+    ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2,
+                     fontsize=MIN_FONT_SIZE, frameon=False)
     _title(ax, title)
     return ax
 

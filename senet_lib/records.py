@@ -44,8 +44,9 @@ def _cpu_model() -> str:
 
 def environment() -> dict[str, Any]:
     """Versions and machine facts: Python and the libraries (``None`` for one not installed),
-    platform, CPU model, core count, PyTorch's threads, the load average (``None`` where the
-    system has none) and the CUDA device (``None`` without one)."""
+    platform, CPU model, core count, PyTorch's threads and CPU kernels (``cpu_capability``, e.g.
+    ``"AVX2"`` or ``"AVX512"``: runs made with different kernels differ in their last bits), the
+    load average (``None`` where the system has none) and the CUDA device (``None`` without one)."""
     try:
         load = [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):  # not on every platform
@@ -62,6 +63,7 @@ def environment() -> dict[str, Any]:
         "processor": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "load_average_1_5_15_min": load,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

@@ -9,7 +9,10 @@ Every comparison in the book is paired: two arms trained with the same seeds dif
 * :func:`accuracy`: an arm's accuracy over seeds; :func:`detectable_difference`: the true
   difference ``n`` seeds detect with a given power (a power estimate before a sweep);
 * :func:`study_table`, :func:`verdict`: a study as a Markdown table and as sentences, what
-  chapters 6, 8 and 10 show; :func:`format_sweep`: the whole file as text, for the terminal.
+  chapters 6, 8 and 10 show; :func:`format_sweep`: the whole file as text, for the terminal;
+* :class:`Claim`, :func:`judge_claim`, :func:`claims_table`: a paper's finding ("r = 32 is worse
+  than r = 16") judged by a results file: it *holds* here, *does not hold*, or this many seeds
+  *cannot decide* it.
 
 Numbers are in points of accuracy (percent) wherever they are differences or accuracies shown
 to a reader; results files keep fractions.
@@ -20,11 +23,12 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["t_critical", "paired_difference", "accuracy", "paired", "paired_summary",
            "detectable_difference", "study_arms", "acc_cell", "diff_cell", "study_table", "verdict",
-           "format_sweep"]
+           "format_sweep", "Claim", "HOLDS", "FAILS", "UNDECIDED", "judge_claim", "claims_table"]
 
 
 def _level(level: float) -> float:
@@ -142,7 +146,11 @@ def detectable_difference(sd: float, n: int, *, level: float = 0.95, power: floa
 
     def shortfall(delta: float) -> float:
         shift = delta * math.sqrt(n) / sd
-        return float(stats.nct.sf(crit, df, shift) + stats.nct.cdf(-crit, df, shift)) - power
+        upper, lower = float(stats.nct.sf(crit, df, shift)), float(stats.nct.cdf(-crit, df, shift))
+        # scipy's noncentral t gives NaN far in its tails (2 seeds, large shifts): there the
+        # lower tail is negligible and the upper one is the normal's
+        upper = upper if math.isfinite(upper) else float(stats.norm.sf(crit - shift))
+        return upper + (lower if math.isfinite(lower) else 0.0) - power
 
     hi = sd
     while shortfall(hi) < 0:
@@ -299,3 +307,105 @@ def format_sweep(results: Mapping[str, Any]) -> str:
             lines.append(f"  {arm:<18} {acc['mean']:6.2f} ± {acc['sem']:.2f} % (n={acc['n']}){diff:<25}"
                          f"  {e['params']:>9,} params  {e['flops'] / 1e6:7.2f} MFLOPs")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# A paper's findings, judged
+# --------------------------------------------------------------------------------------------
+
+#: The three verdicts of :func:`judge_claim`.
+HOLDS, FAILS, UNDECIDED = "holds", "does not hold", "undecided"
+_EXPECT = ("better", "worse", "same")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A finding of a paper as a comparison of two arms of a results file.
+
+    Attributes:
+        arm, ref: the arms compared (``arm`` minus ``ref``, paired by seed).
+        expect: ``"better"`` or ``"worse"`` (the paper found ``arm`` ahead of or behind ``ref``)
+            or ``"same"`` (about as good).
+        text: the finding in words, as a table shows it.
+        paper: the paper's own difference, ``arm`` minus ``ref`` in points, if it gives one.
+    """
+
+    arm: str
+    ref: str
+    expect: str
+    text: str
+    paper: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.expect not in _EXPECT:
+            raise ValueError(f"expect must be one of {_EXPECT}, got {self.expect!r}")
+        for name in ("arm", "ref", "text"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty str, got {getattr(self, name)!r}")
+
+
+def judge_claim(results: Mapping[str, Any], claim: Claim, *, margin: float = 1.0,
+                level: float = 0.95, power: float = 0.8) -> dict[str, Any]:
+    """What ``results`` says of ``claim``: :func:`paired` (``arm`` minus ``ref``) plus
+    ``verdict`` (:data:`HOLDS`, :data:`FAILS`, :data:`UNDECIDED`, or ``None`` with fewer than 2
+    shared seeds), ``reason`` (a phrase) and ``detectable`` (the true difference these seeds
+    detect with probability ``power``, :func:`detectable_difference`; ``None`` without spread).
+
+    A "better" or "worse" finding holds when the ``level`` interval excludes 0 on its side and
+    does not hold when it excludes 0 on the other side. A "same" finding does not hold when the
+    interval excludes 0, and holds only when the whole interval lies within ``±margin`` points:
+    an interval that merely includes 0 is no evidence that two arms are alike. Anything else
+    cannot be decided with these seeds.
+    """
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin > 0:
+        raise ValueError(f"margin must be a positive number of points, got {margin!r}")
+    j = paired(results, claim.arm, claim.ref, level)
+    if j is None:
+        return {"claim": claim, "verdict": None, "reason": "fewer than 2 seeds of both arms", "detectable": None}
+    span = f"{j['low']:+.1f} to {j['high']:+.1f}"
+    detectable = detectable_difference(j["std"], j["n"], level=level, power=power) if j["std"] > 0 else None
+    side = "better" if j["mean"] > 0 else "worse"
+    if claim.expect == "same":
+        if j["clear"]:
+            verdict, reason = FAILS, f"clearly {side} here ({span})"
+        elif -margin <= j["low"] and j["high"] <= margin:
+            verdict, reason = HOLDS, f"within ±{margin:g} points ({span})"
+        else:
+            verdict, reason = UNDECIDED, f"no clear difference, but the interval ({span}) is wider than ±{margin:g}"
+    elif j["clear"]:
+        verdict = HOLDS if side == claim.expect else FAILS
+        reason = f"clearly {side} here ({span})"
+    else:
+        lean = "points the finding's way" if side == claim.expect else "points the other way"
+        verdict, reason = UNDECIDED, f"the interval ({span}) includes 0; the mean {lean}"
+    return {**j, "claim": claim, "verdict": verdict, "reason": reason, "detectable": detectable}
+
+
+def claims_table(results: Mapping[str, Any], claims: Sequence[Claim], *, margin: float = 1.0,
+                 level: float = 0.95, group: Mapping[Claim, str] | None = None,
+                 finding: str = "the paper's finding", reasons: bool = True, unbroken: bool = False,
+                 detectable: bool = True) -> str:
+    """A Markdown table of ``claims`` judged by ``results`` (:func:`judge_claim`): the finding
+    (its column titled ``finding``), the paper's difference (a column only when a claim has one),
+    ours (the paired mean with its interval), the difference these seeds detect at 80 % power
+    (unless not ``detectable``), and the verdict (with its reason when ``reasons``). ``group`` puts a first column (e.g. the study);
+    ``unbroken`` keeps each finding on one line (no-break spaces), for short findings in a narrow page."""
+    group = dict(group or {})
+    with_paper = any(c.paper is not None for c in claims)
+    pct = round(100 * level)
+    head = ((["study"] if group else []) + [finding] + (["paper (points)"] if with_paper else [])
+            + [f"ours (points, {pct} % interval)"] + (["detectable (points)"] if detectable else []) + ["here"])
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in claims:
+        j = judge_claim(results, c, margin=margin, level=level)
+        if j["verdict"] is None:
+            ours, det, here = "—", "—", "not run yet"
+        else:
+            ours = _keep(f"{j['mean']:+.1f}", True) + " " + _keep(f"({j['low']:+.1f} to {j['high']:+.1f})", True)
+            det = "—" if j["detectable"] is None else f"{j['detectable']:.1f}"
+            here = f"**{j['verdict']}**" + (f": {j['reason']}" if reasons else "")
+        cells = (([group.get(c, "")] if group else []) + [_keep(c.text, unbroken).replace("-", "\u2011") if unbroken else c.text]
+                 + (["—" if c.paper is None else f"{c.paper:+.2f}"] if with_paper else []) + [ours]
+                 + ([det] if detectable else []) + [here])
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -14,7 +14,9 @@ so one function trains them all (:func:`sweep`) into one schema (:mod:`senet_lib
   holds comparable arms). Files of format 1 are converted as they are read.
 
 With ``checkpoint_dir``, each arm's model trained with the first seed is saved there
-(:func:`senet_lib.checkpoints.save_checkpoint`) and recorded under ``"checkpoints"``.
+(:func:`senet_lib.checkpoints.save_checkpoint`) and recorded under ``"checkpoints"``. Because the
+runs are seeded, a checkpoint that was recorded but not kept is made again by training its run
+again (:func:`remake_checkpoints`), and its recorded SHA-256 says whether it is the same file.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .records import environment
 from .results import FORMAT, finish, model_fields, read_results, sha256_of, write_results
 from .train import History, random_flip, train
 
-__all__ = ["Refused", "train_run", "run_one", "sweep", "resumable", "reused_runs"]
+__all__ = ["Refused", "train_run", "run_one", "sweep", "resumable", "reused_runs", "remake_checkpoints"]
 
 
 class Refused(ValueError):
@@ -271,3 +273,77 @@ def sweep(base: RunConfig, studies: Sequence[str], seeds: Sequence[int], out: st
     session["wall_time_s"] = time.perf_counter() - t0
     write_results(out, finish(results))
     return results
+
+
+def remake_checkpoints(results_path: str | Path, arms: Sequence[str], out_dir: str | Path, *,
+                       jobs: int = 1, force: bool = False, record: bool = False, command: str = "",
+                       data_root: str = "data", download: bool = False) -> dict[str, dict[str, Any]]:
+    """Train again the runs whose checkpoints ``results_path`` records for ``arms``, saving them
+    in ``out_dir`` under their recorded names, one torch thread per run (as the sweeps train).
+
+    Returns ``{arm: {"file", "sha256", "recorded_sha256", "same_file", "final_test_acc",
+    "recorded_final_test_acc", "same_accuracy", "same_history", "recorded", "wall_time_s"}}``:
+    ``same_history`` says that every per-epoch number the results file kept for that run (its
+    history but the timings, or only the test accuracies of a run converted from format 1) came
+    out the same, which is the training run again. A file can hold the same weights and still differ
+    from the recorded bytes: a checkpoint written by the format-1 harness stored another
+    configuration dict. With ``record``, each checkpoint whose training came out the same but
+    whose bytes differ is recorded in the results file in place of the old entry, with a
+    ``"remade"`` note (the old SHA-256, the command, the date); otherwise the file is not
+    changed. Never record while a sweep is writing that file: it would write its own copy over it.
+
+    Raises:
+        ValueError: an arm without a recorded checkpoint, or ``jobs`` < 1.
+        Refused: a file in ``out_dir`` would be replaced and ``force`` is not given.
+    """
+    from .results import run_config
+
+    res = read_results(results_path)
+    recorded = res.get("checkpoints") or {}
+    missing = [a for a in arms if a not in recorded]
+    if missing or not arms:
+        raise ValueError(f"arms must be among the checkpoints {results_path} records, {sorted(recorded)}, "
+                         f"got {list(arms)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+    out_dir = Path(out_dir)
+    there = [str(out_dir / recorded[a]["file"]) for a in arms if (out_dir / recorded[a]["file"]).exists()]
+    if there and not force:
+        raise Refused("refusing to overwrite " + ", ".join(there) + ": choose another --out-dir, or add --force")
+    cfgs = {a: run_config(res, a, recorded[a]["seed"]) for a in arms}
+    options: dict[str, Any] = {"checkpoint_dir": str(out_dir), "data_root": data_root, "download": download,
+                               "threads": 1}
+    if jobs == 1:
+        runs = {a: run_one(cfgs[a], a, **options) for a in arms}
+    else:
+        with _pool(jobs) as pool:
+            futures = {a: pool.submit(run_one, cfgs[a], a, **options) for a in arms}
+            runs = {a: f.result() for a, f in futures.items()}
+    made = {}
+    for a, run in runs.items():
+        saved, want = run["checkpoint"], recorded[a]
+        old_run = next(r for r in res["arms"][a]["runs"] if r["seed"] == want["seed"])
+        kept = old_run.get("history", {})
+        computed = {k: v for k, v in kept.items() if k != "seconds"}     # the timings differ every time
+        same_history = bool(computed) and all(run["history"].get(k) == v for k, v in computed.items())
+        made[a] = {"file": str(out_dir / saved["file"]), "sha256": saved["sha256"],
+                   "recorded_sha256": want["sha256"], "same_file": saved["sha256"] == want["sha256"],
+                   "final_test_acc": run["final_test_acc"], "recorded_final_test_acc": want["final_test_acc"],
+                   "same_accuracy": run["final_test_acc"] == want["final_test_acc"],
+                   "same_history": same_history, "recorded": False, "wall_time_s": run["wall_time_s"],
+                   "entry": saved}
+    fresh = [a for a, m in made.items() if record and m["same_history"] and not m["same_file"]]
+    if fresh:
+        res = read_results(results_path)          # as it is now
+        date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        for a in fresh:
+            res["checkpoints"][a] = {**made[a]["entry"], "remade": {
+                "replaces_sha256": made[a]["recorded_sha256"], "command": command, "date": date,
+                "environment": environment(),
+                "why": "the first file was not kept; the run was trained again from the recorded "
+                       "configuration and seed, and its recorded per-epoch numbers came out the same"}}
+            made[a]["recorded"] = True
+        write_results(results_path, res)
+    for m in made.values():
+        m.pop("entry")
+    return made

@@ -403,6 +403,49 @@ def test_jobs_give_the_runs_one_process_gives(tmp_path):
     assert two["sessions"][0]["jobs"] == 2 and two["sessions"][0]["environment"]["threads_per_run"] == 1
 
 
+def test_checkpoint_command_trains_a_recorded_run_again_and_gets_the_same_file(tmp_path):
+    """A checkpoint that was recorded but not kept (a sweep's ``--checkpoint-dir`` outside the
+    package) is made again from the results file alone: the same bytes, the same accuracy."""
+    out, first, again = tmp_path / "s.json", tmp_path / "first", tmp_path / "again"
+    res = experiments.main(SWEEP + ["--seeds", "0", "1", "--out", str(out), "--checkpoint-dir", str(first)])
+    before = out.read_bytes()
+    argv = ["checkpoint", "--results", str(out), "--arms", "no_squeeze", "plain", "--out-dir", str(again)]
+    made = experiments.main(argv)
+    assert out.read_bytes() == before                              # the results file is not changed
+    for arm in ("no_squeeze", "plain"):
+        m, rec = made[arm], res["checkpoints"][arm]
+        assert m["same_file"] and m["same_accuracy"] and m["sha256"] == rec["sha256"]
+        assert (again / rec["file"]).read_bytes() == (first / rec["file"]).read_bytes()
+        assert m["same_history"] and not m["recorded"]
+    rec_plain = res["checkpoints"]["plain"]
+    with pytest.raises(SystemExit, match="refusing to overwrite .*photos_resnet8_plain.pt"):
+        experiments.main(argv)                                     # the files are there now
+    with pytest.raises(SystemExit, match=r"arms must be among the checkpoints .* got \['sknet'\]"):
+        experiments.main(["checkpoint", "--results", str(out), "--arms", "sknet", "--out-dir", str(again)])
+    # a recorded hash the new file does not match (as for a file the format-1 harness wrote):
+    # exit 1, the file kept for a look, the reason said; the results file is unchanged
+    doctored = json.loads(before)
+    doctored["checkpoints"]["plain"]["sha256"] = "0" * 64
+    (tmp_path / "d.json").write_text(json.dumps(doctored))
+    remake = ["checkpoint", "--results", str(tmp_path / "d.json"), "--arms", "plain", "--out-dir"]
+    with pytest.raises(SystemExit, match="differ from the recorded ones"):
+        experiments.main([*remake, str(tmp_path / "d")])
+    assert (tmp_path / "d" / "photos_resnet8_plain.pt").exists()
+    assert json.loads((tmp_path / "d.json").read_text()) == doctored
+    # --record: the training came out the same epoch by epoch, so the new file is recorded, with a note
+    made = experiments.main([*remake, str(tmp_path / "e"), "--record"])
+    assert made["plain"]["same_history"] and made["plain"]["recorded"] and not made["plain"]["same_file"]
+    entry = json.loads((tmp_path / "d.json").read_text())["checkpoints"]["plain"]
+    assert entry["sha256"] == rec_plain["sha256"] and entry["remade"]["replaces_sha256"] == "0" * 64
+    assert "--record" in entry["remade"]["command"] and entry["remade"]["environment"]["cpu_capability"]
+    # ... and a run whose recorded history differs is not recorded
+    doctored["arms"]["plain"]["runs"][0]["history"]["test_acc"][0] += 0.001
+    (tmp_path / "d.json").write_text(json.dumps(doctored))
+    with pytest.raises(SystemExit, match="differ from the recorded ones"):
+        experiments.main([*remake, str(tmp_path / "f"), "--record"])
+    assert json.loads((tmp_path / "d.json").read_text()) == doctored
+
+
 def _documented_commands():
     """Every ``python -m senet_lib.experiments`` command in README.md (its results table, commands
     abbreviated with ``...``) and in the appendix's shell blocks (continuation lines joined), as
@@ -426,8 +469,12 @@ def test_every_documented_command_still_parses():
     """README's and the appendix's commands keep working (here: they parse into a valid
     configuration; the full ones are run by the other tests at small settings)."""
     commands = _documented_commands()
-    assert len(commands) >= 8 and {c[0] for c in commands} == {"compare", "sweep"}
+    assert len(commands) >= 8 and {c[0] for c in commands} == {"compare", "sweep", "checkpoint"}
     for argv in commands:
+        if argv[0] == "checkpoint":
+            args = experiments.parser().parse_args(argv)
+            assert args.results and args.arms and args.out_dir, argv
+            continue
         if "--out" not in argv:
             argv = [*argv, "--out", "x.json"]
         args = experiments.parser().parse_args(argv)

@@ -95,3 +95,44 @@ def test_bad_input_is_named():
         plot_ablation(sweep(), "reduction", paper={"gate_relu": -1.2})
     with pytest.raises(TypeError, match="ax must be"):
         plot_ablation(sweep(), "reduction", ax="left")
+
+
+# --- plot_overview: many studies on one axis --------------------------------------------------
+
+def test_overview_draws_a_row_per_arm_with_its_interval_and_the_paper():
+    from senet_lib.figures import plot_overview
+    from senet_lib.report import paired
+
+    res = sweep()
+    ax = plot_overview(res, [("SE as a whole", ["plain"]), ("reduction", ["r2", "r32"])],
+                       paper={"plain": -1.02}, labels={"plain": "no SE", "se": "default SE"}, title="t")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["no SE", "r2", "r32"]
+    assert "default SE" in ax.get_xlabel()
+    ticks = [t for t in ax.get_yticks()]
+    assert ticks == sorted(ticks, reverse=True)                 # drawn top to bottom
+    # each row's interval is the library's, and the one excluding 0 (plain) is drawn in colour
+    bars = [c for c in ax.containers]
+    assert len(bars) == 3
+    for arm, bar in zip(["plain", "r2", "r32"], bars, strict=True):
+        j = paired(res, arm, "se")
+        (x,), _ = bar.lines[0].get_data()
+        assert x == pytest.approx(j["mean"])
+        seg = bar.lines[2][0].get_segments()[0]
+        assert sorted(p[0] for p in seg) == pytest.approx([j["low"], j["high"]])
+    assert bars[0].lines[0].get_color() != bars[1].lines[0].get_color()
+    groups = [t.get_text() for t in ax.texts]
+    assert groups == ["SE as a whole", "reduction"]
+    labels = ax.figure.legends[0].get_texts()
+    assert {t.get_text() for t in labels} >= {"one seed", "paper (ImageNet)"}
+    assert min(t.get_fontsize() for t in [*ax.get_yticklabels(), *ax.texts, *labels]) >= MIN_FONT_SIZE
+
+
+def test_overview_refuses_unknown_arms():
+    from senet_lib.figures import plot_overview
+
+    with pytest.raises(ValueError, match=r"results has no arms \['sk'\]"):
+        plot_overview(sweep(), [("x", ["sk"])])
+    with pytest.raises(ValueError, match="paper names arms"):
+        plot_overview(sweep(), [("x", ["r2"])], paper={"r32": 1.0})
+    with pytest.raises(ValueError, match="at least one arm"):
+        plot_overview(sweep(), [("x", [])])

@@ -14,6 +14,7 @@ def test_environment_names_versions_and_machine():
     env = records.environment()
     assert env["torch"] == torch.__version__ and env["senet_lib"] == __version__
     assert env["torch_threads"] == torch.get_num_threads() and env["cpu_count"] >= 1
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert {"python", "torchvision", "timm", "numpy", "platform", "machine", "processor",
             "load_average_1_5_15_min", "cuda"} <= set(env)
     json.dumps(env)  # it goes into results files as it is

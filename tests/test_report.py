@@ -134,3 +134,80 @@ def test_format_sweep_lists_each_study_and_arm():
     lines = report.format_sweep(results(ACC)).splitlines()
     assert lines[0] == "reduction (paper Table 10)" and [ln.split()[0] for ln in lines[1:]] == ["plain", "r2", "se", "r32"]
     assert "vs se" in lines[2] and "vs se" not in lines[3]
+
+
+def test_detectable_difference_with_two_seeds_where_scipys_tail_is_nan():
+    # 2 seeds (df = 1): scipy's noncentral t returns NaN far in its lower tail; the search must
+    # still end, with the power it claims (simulated as above)
+    d = report.detectable_difference(1.7, 2)
+    assert math.isfinite(d) and d > 10
+    rng = np.random.default_rng(1)
+    x = rng.normal(d, 1.7, size=(40_000, 2))
+    t = x.mean(1) / (x.std(1, ddof=1) / np.sqrt(2))
+    assert np.mean(np.abs(t) > report.t_critical(1)) == pytest.approx(0.8, abs=0.015)
+
+
+def _claim_results(diffs, ref_acc=0.7):
+    """A results file where arm "a" minus "se" is ``diffs`` points, seed by seed."""
+    return results({"se": [ref_acc] * len(diffs), "a": [ref_acc + d / 100 for d in diffs]})
+
+
+@pytest.mark.parametrize("diffs, expect, verdict", [
+    ([-3.0, -2.5, -3.5, -2.8, -3.1], "worse", report.HOLDS),       # clearly worse, as claimed
+    ([3.0, 2.5, 3.5, 2.8, 3.1], "worse", report.FAILS),           # clearly the other way
+    ([-3.0, 2.5, -1.0, 1.8, 0.1], "worse", report.UNDECIDED),     # the interval includes 0
+    ([3.0, 2.5, 3.5, 2.8, 3.1], "better", report.HOLDS),
+    ([0.1, -0.1, 0.05, -0.05, 0.0], "same", report.HOLDS),        # inside ±1 point
+    ([2.0, -2.5, 1.0, -1.8, 0.3], "same", report.UNDECIDED),      # includes 0, but wide
+    ([3.0, 2.5, 3.5, 2.8, 3.1], "same", report.FAILS),            # clearly different
+])
+def test_judge_claim_has_three_outcomes(diffs, expect, verdict):
+    j = report.judge_claim(_claim_results(diffs), report.Claim("a", "se", expect, "a vs se"))
+    assert j["verdict"] == verdict
+    assert j["mean"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-9)
+    assert j["detectable"] > 0 and j["reason"]
+
+
+def test_judge_claim_margin_and_bad_input():
+    near = _claim_results([0.6, 0.9, 0.7, 0.8, 0.75])        # clearly > 0, so "same" fails however wide
+    assert report.judge_claim(near, report.Claim("a", "se", "same", "x"))["verdict"] == report.FAILS
+    small = _claim_results([0.3, -0.4, 0.5, -0.2, 0.1])      # interval about ±0.45
+    claim = report.Claim("a", "se", "same", "x")
+    assert report.judge_claim(small, claim, margin=1.0)["verdict"] == report.HOLDS
+    assert report.judge_claim(small, claim, margin=0.2)["verdict"] == report.UNDECIDED
+    one = _claim_results([1.0])
+    assert report.judge_claim(one, claim)["verdict"] is None
+    with pytest.raises(ValueError, match="expect must be one of"):
+        report.Claim("a", "se", "bigger", "x")
+    with pytest.raises(ValueError, match="text must be a non-empty str"):
+        report.Claim("a", "se", "same", "")
+    with pytest.raises(ValueError, match="margin must be a positive number"):
+        report.judge_claim(small, claim, margin=0)
+    with pytest.raises(ValueError, match="arm must be one of"):
+        report.judge_claim(small, report.Claim("zz", "se", "same", "x"))
+
+
+def test_claims_table_rows_and_columns():
+    res = _claim_results([-3.0, -2.5, -3.5, -2.8, -3.1])
+    claims = [report.Claim("a", "se", "worse", "a is worse", paper=-0.5), report.Claim("a", "se", "better", "a wins")]
+    table = report.claims_table(res, claims, group={claims[0]: "study 1"}).splitlines()
+    assert table[0] == ("| study | the paper's finding | paper (points) | ours (points, 95 % interval) "
+                        "| detectable (points) | here |")
+    j = report.judge_claim(res, claims[0])
+    ours = f"{j['mean']:+.1f} ({j['low']:+.1f} to {j['high']:+.1f})".replace(" ", "\u00a0").replace("\u00a0(", " (")
+    assert table[2].startswith(f"| study 1 | a is worse | -0.50 | {ours} |") and "**holds**: clearly worse" in table[2]
+    assert table[3].startswith("|  | a wins | — |") and "**does not hold**" in table[3]
+    bare = report.claims_table(res, claims[1:], finding="finding", reasons=False).splitlines()
+    assert bare[0] == "| finding | ours (points, 95 % interval) | detectable (points) | here |"
+    assert bare[2].endswith("| **does not hold** |")
+
+
+def test_claims_table_keeps_findings_on_one_line_when_asked():
+    res = _claim_results([-3.0, -2.5, -3.5, -2.8, -3.1])
+    claim = report.Claim("a", "se", "worse", "a is worse")
+    assert "| a\u00a0is\u00a0worse |" in report.claims_table(res, [claim], unbroken=True)
+    hyphen = report.Claim("a", "se", "worse", "SE-POST worse")   # a no-break hyphen too
+    assert "| SE\u2011POST\u00a0worse |" in report.claims_table(res, [hyphen], unbroken=True)
+    assert "| a is worse |" in report.claims_table(res, [claim])
+    short = report.claims_table(res, [claim], detectable=False).splitlines()
+    assert short[0] == "| the paper's finding | ours (points, 95 % interval) | here |"
