@@ -178,6 +178,14 @@ def study_arms(results: Mapping[str, Any], study: str) -> list[str]:
     return own if spec.get("plain", True) is False else ["plain", *own]
 
 
+def _span(low: float, high: float) -> str:
+    """``"+0.5 to +3.4"``: an interval's ends in points, to one decimal, or to two where one
+    decimal would show an end that excludes 0 as ``+0.0`` or ``-0.0``."""
+    def end(x: float) -> str:
+        return f"{x:+.2f}" if x != 0 and round(x, 1) == 0 else f"{x:+.1f}"
+    return f"{end(low)} to {end(high)}"
+
+
 def _keep(text: str, nbsp: bool) -> str:
     """``text`` with no-break spaces when ``nbsp``: a narrow table column wraps around it, never inside."""
     return text.replace(" ", "\u00a0") if nbsp else text
@@ -265,7 +273,7 @@ def verdict(results: Mapping[str, Any], study: str, *, ref: str | None = None,
     for a in clear:
         j = judged[a]
         out.append(f"{name(a)} is clearly {'better' if j['mean'] > 0 else 'worse'} than {name(ref)}, "
-                   f"by {abs(j['mean']):.1f} points (95 % interval {j['low']:+.1f} to {j['high']:+.1f}).")
+                   f"by {abs(j['mean']):.1f} points (95 % interval {_span(j['low'], j['high'])}).")
     if unclear:
         out.append(f"{', '.join(name(a) for a in unclear)}: no clear difference from {name(ref)} "
                    f"(95 % intervals include 0).")
@@ -362,7 +370,7 @@ def judge_claim(results: Mapping[str, Any], claim: Claim, *, margin: float = 1.0
     j = paired(results, claim.arm, claim.ref, level)
     if j is None:
         return {"claim": claim, "verdict": None, "reason": "fewer than 2 seeds of both arms", "detectable": None}
-    span = f"{j['low']:+.1f} to {j['high']:+.1f}"
+    span = _span(j["low"], j["high"])
     detectable = detectable_difference(j["std"], j["n"], level=level, power=power) if j["std"] > 0 else None
     side = "better" if j["mean"] > 0 else "worse"
     if claim.expect == "same":
@@ -401,7 +409,7 @@ def claims_table(results: Mapping[str, Any], claims: Sequence[Claim], *, margin:
         if j["verdict"] is None:
             ours, det, here = "—", "—", "not run yet"
         else:
-            ours = _keep(f"{j['mean']:+.1f}", True) + " " + _keep(f"({j['low']:+.1f} to {j['high']:+.1f})", True)
+            ours = _keep(f"{j['mean']:+.1f}", True) + " " + _keep(f"({_span(j['low'], j['high'])})", True)
             det = "—" if j["detectable"] is None else f"{j['detectable']:.1f}"
             here = f"**{j['verdict']}**" + (f": {j['reason']}" if reasons else "")
         cells = (([group.get(c, "")] if group else []) + [_keep(c.text, unbroken).replace("-", "\u2011") if unbroken else c.text]

@@ -211,3 +211,15 @@ def test_claims_table_keeps_findings_on_one_line_when_asked():
     assert "| a is worse |" in report.claims_table(res, [claim])
     short = report.claims_table(res, [claim], detectable=False).splitlines()
     assert short[0] == "| the paper's finding | ours (points, 95 % interval) | here |"
+
+
+def test_an_interval_end_that_excludes_0_never_shows_as_zero():
+    # a clear difference whose interval starts just above 0 (chapter 8's "stage 3 alone beats
+    # no SE" ran +0.02 to +3.38): one decimal would print "+0.0 to ...", next to "holds"
+    res = _claim_results([0.44, 3.54, 1.24, 2.94, 0.64])
+    j = report.judge_claim(res, report.Claim("a", "se", "better", "a wins"))
+    assert j["clear"] and 0 < j["low"] < 0.05, j["low"]
+    table = report.claims_table(res, [report.Claim("a", "se", "better", "a wins")])
+    assert f"({j['low']:+.2f}\u00a0to\u00a0{j['high']:+.1f})" in table and "(+0.0\u00a0" not in table
+    assert f"({j['low']:+.2f} to {j['high']:+.1f})" in j["reason"]
+    assert report._span(-0.3, 0.0) == "-0.3 to +0.0" and report._span(-0.04, 2.25) == "-0.04 to +2.2"
